@@ -1,0 +1,4 @@
+//! Command-line interface (being assembled).
+pub fn main() -> i32 {
+    2
+}

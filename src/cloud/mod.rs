@@ -1,0 +1,440 @@
+//! The cloud boundary: narrow async traits in the drill's own terms (record sets, changes, health
+//! checks, global clusters), and the domain types they speak. The engine only ever sees these; the
+//! AWS SDK types stay inside `cloud::aws`, and the in-memory test double lives in `cloud::memory`.
+
+pub mod aws;
+pub mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// How a drill file names a hosted zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneRef {
+    /// A hosted zone id, with or without the `/hostedzone/` prefix.
+    Id(String),
+    /// A zone name such as `example.com` (trailing dot optional). Must match exactly one public or
+    /// private zone, otherwise preflight refuses.
+    Name(String),
+}
+
+impl fmt::Display for ZoneRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ZoneRef::Id(id) => write!(f, "zone id {id}"),
+            ZoneRef::Name(name) => write!(f, "zone {name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostedZone {
+    /// The bare id (`Z0123…`), never with the `/hostedzone/` prefix.
+    pub id: String,
+    /// Fully qualified, lower case, with the trailing dot.
+    pub name: String,
+    pub private: bool,
+    /// The zone's delegation set (empty for private zones or where the API does not return it).
+    pub name_servers: Vec<String>,
+}
+
+/// Identifies one resource record set inside a zone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub zone_id: String,
+    /// Fully qualified, lower case, with the trailing dot.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_identifier: Option<String>,
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record {} {} in zone {}", self.name, self.rtype, self.zone_id)?;
+        if let Some(id) = &self.set_identifier {
+            write!(f, " (set {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A whole Route 53 resource record set. Every field Route 53 returns is kept, because an UPSERT
+/// replaces the entire set: dropping a field would silently change routing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordSet {
+    /// Fully qualified, lower case, with the trailing dot.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_identifier: Option<String>,
+    /// None only for alias records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i64>,
+    /// Latency-based routing region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `PRIMARY` or `SECONDARY` for failover routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_value_answer: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_location: Option<GeoLocation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_routing: Option<CidrRouting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geoproximity: Option<Geoproximity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_target: Option<AliasTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy_instance_id: Option<String>,
+}
+
+impl RecordSet {
+    pub fn key(&self, zone_id: &str) -> RecordKey {
+        RecordKey {
+            zone_id: zone_id.to_string(),
+            name: self.name.clone(),
+            rtype: self.rtype.clone(),
+            set_identifier: self.set_identifier.clone(),
+        }
+    }
+
+    /// A minimal record set with only the identity and simple values set; everything else empty.
+    pub fn simple(name: &str, rtype: &str, ttl: i64, values: &[&str]) -> Self {
+        RecordSet {
+            name: name.to_string(),
+            rtype: rtype.to_string(),
+            set_identifier: None,
+            ttl: Some(ttl),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            weight: None,
+            region: None,
+            failover: None,
+            health_check_id: None,
+            multi_value_answer: None,
+            geo_location: None,
+            cidr_routing: None,
+            geoproximity: None,
+            alias_target: None,
+            traffic_policy_instance_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeoLocation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continent_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdivision_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CidrRouting {
+    pub collection_id: String,
+    pub location_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Geoproximity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_zone_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasTarget {
+    pub hosted_zone_id: String,
+    pub dns_name: String,
+    pub evaluate_target_health: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChangeAction {
+    Create,
+    Upsert,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordChange {
+    pub action: ChangeAction,
+    pub record: RecordSet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeStatus {
+    Pending,
+    Insync,
+}
+
+/// What `ChangeResourceRecordSets` / `GetChange` return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeInfo {
+    /// The bare change id, without the `/change/` prefix.
+    pub id: String,
+    pub status: ChangeStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub id: String,
+    /// `HealthCheckVersion`: an update names the version it expects, so a concurrent edit by someone
+    /// else makes the update fail instead of being overwritten.
+    pub version: i64,
+    pub inverted: bool,
+    pub disabled: bool,
+    /// `HTTP`, `HTTPS`, `TCP`, `CALCULATED`, `CLOUDWATCH_METRIC`, …
+    pub kind: String,
+}
+
+/// The parts of a health check a drill may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckSettings {
+    pub inverted: bool,
+    pub disabled: bool,
+}
+
+impl HealthCheck {
+    pub fn settings(&self) -> HealthCheckSettings {
+        HealthCheckSettings {
+            inverted: self.inverted,
+            disabled: self.disabled,
+        }
+    }
+}
+
+/// What Route 53's checkers currently report (`GetHealthCheckStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheckStatus {
+    pub healthy_checkers: u32,
+    pub total_checkers: u32,
+}
+
+impl HealthCheckStatus {
+    /// Route 53 considers an endpoint healthy when more than 18 % of its checkers do.
+    pub fn is_healthy(&self) -> bool {
+        self.total_checkers == 0 || self.healthy_checkers * 100 > self.total_checkers * 18
+    }
+}
+
+/// The Route 53 operations a drill uses.
+#[async_trait]
+pub trait Route53: Send + Sync {
+    /// GetHostedZone for an id, ListHostedZonesByName for a name (exactly one match or an error).
+    async fn find_zone(&self, zone: &ZoneRef) -> Result<HostedZone, CloudError>;
+
+    /// The record set with this name, type and set identifier, or None if it does not exist.
+    async fn get_record(&self, key: &RecordKey) -> Result<Option<RecordSet>, CloudError>;
+
+    /// Submits the changes for one zone. Changes are sent in one ChangeResourceRecordSets call, split
+    /// into batches past 1,000 changes; one ChangeInfo per call, in order.
+    async fn change_records(
+        &self,
+        zone_id: &str,
+        changes: &[RecordChange],
+        comment: &str,
+    ) -> Result<Vec<ChangeInfo>, CloudError>;
+
+    async fn get_change(&self, change_id: &str) -> Result<ChangeInfo, CloudError>;
+
+    async fn get_health_check(&self, id: &str) -> Result<HealthCheck, CloudError>;
+
+    /// UpdateHealthCheck with `HealthCheckVersion = expected_version`; returns the updated check.
+    async fn update_health_check(
+        &self,
+        id: &str,
+        expected_version: i64,
+        settings: HealthCheckSettings,
+    ) -> Result<HealthCheck, CloudError>;
+
+    async fn get_health_check_status(&self, id: &str) -> Result<HealthCheckStatus, CloudError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalCluster {
+    pub id: String,
+    pub arn: String,
+    /// `available`, `failing-over`, `switching-over`, …
+    pub status: String,
+    pub engine: String,
+    pub members: Vec<GlobalMember>,
+    pub failover_state: Option<FailoverState>,
+}
+
+impl GlobalCluster {
+    pub fn writer(&self) -> Option<&GlobalMember> {
+        self.members.iter().find(|m| m.is_writer)
+    }
+
+    pub fn member(&self, cluster_arn: &str) -> Option<&GlobalMember> {
+        self.members.iter().find(|m| m.cluster_arn == cluster_arn)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalMember {
+    pub cluster_arn: String,
+    /// The region, taken from the ARN.
+    pub region: String,
+    pub is_writer: bool,
+    pub readers: Vec<String>,
+    /// `connected` or `pending-resync`; None for the writer.
+    pub synchronization_status: Option<String>,
+    pub write_forwarding_status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverState {
+    /// `pending`, `switching-over`, `failing-over` or `cancelling`.
+    pub status: String,
+    pub from_cluster_arn: Option<String>,
+    pub to_cluster_arn: Option<String>,
+    pub is_data_loss_allowed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbCluster {
+    pub id: String,
+    pub arn: String,
+    pub status: String,
+    pub region: String,
+}
+
+/// The RDS operations a drill uses. Every call names the region whose endpoint it goes to.
+#[async_trait]
+pub trait GlobalDatabase: Send + Sync {
+    async fn describe_global_cluster(
+        &self,
+        region: &str,
+        global_cluster_id: &str,
+    ) -> Result<GlobalCluster, CloudError>;
+
+    /// DescribeDBClusters for one cluster id or ARN in the region.
+    async fn describe_cluster(&self, region: &str, cluster: &str)
+    -> Result<DbCluster, CloudError>;
+
+    /// SwitchoverGlobalCluster: planned, RPO 0.
+    async fn switchover(
+        &self,
+        region: &str,
+        global_cluster_id: &str,
+        target_cluster_arn: &str,
+    ) -> Result<(), CloudError>;
+
+    /// FailoverGlobalCluster with AllowDataLoss=true: unplanned, may lose unreplicated writes.
+    async fn failover(
+        &self,
+        region: &str,
+        global_cluster_id: &str,
+        target_cluster_arn: &str,
+    ) -> Result<(), CloudError>;
+}
+
+/// Both halves of the cloud, as the engine receives them.
+#[derive(Clone)]
+pub struct Cloud {
+    pub route53: Arc<dyn Route53>,
+    pub rds: Arc<dyn GlobalDatabase>,
+}
+
+/// An error from the cloud, in terms an operator can act on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CloudError {
+    #[error("{resource} not found ({code})")]
+    NotFound { resource: String, code: String },
+    #[error("{operation} on {resource} failed: {code}: {message}")]
+    Api {
+        operation: String,
+        resource: String,
+        code: String,
+        message: String,
+    },
+    #[error("{operation} on {resource} could not reach the service: {message}")]
+    Transport {
+        operation: String,
+        resource: String,
+        message: String,
+    },
+}
+
+impl CloudError {
+    /// The AWS error code, if the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CloudError::NotFound { code, .. } | CloudError::Api { code, .. } => Some(code),
+            CloudError::Transport { .. } => None,
+        }
+    }
+}
+
+/// The region part of an ARN (`arn:aws:rds:us-west-2:123456789012:cluster:name`).
+pub fn region_of_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some(_), Some(region)) if !region.is_empty() => Some(region),
+        _ => None,
+    }
+}
+
+/// Lower case, with exactly one trailing dot.
+pub fn fqdn(name: &str) -> String {
+    let trimmed = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    format!("{trimmed}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_comes_from_the_arn() {
+        assert_eq!(
+            region_of_arn("arn:aws:rds:us-west-2:123456789012:cluster:app"),
+            Some("us-west-2")
+        );
+        assert_eq!(region_of_arn("app-cluster"), None);
+    }
+
+    #[test]
+    fn fqdn_normalises_case_and_dot() {
+        assert_eq!(fqdn("API.Example.com"), "api.example.com.");
+        assert_eq!(fqdn("api.example.com."), "api.example.com.");
+    }
+
+    #[test]
+    fn health_follows_the_checker_majority_rule() {
+        let s = |h, t| HealthCheckStatus {
+            healthy_checkers: h,
+            total_checkers: t,
+        };
+        assert!(s(3, 15).is_healthy());
+        assert!(!s(2, 15).is_healthy());
+        assert!(!s(0, 8).is_healthy());
+    }
+}

@@ -1,0 +1,184 @@
+//! The state one run's steps share: the drill, the plan, the cloud, the clock, the journal, and what
+//! the run has recorded so far (steps, measurements).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::cloud::{Cloud, CloudError};
+use crate::spec::Drill;
+
+use super::journal::{Journal, JournalError, Line, Mutation, Replay};
+use super::outcome::{StepRecord, StepStatus};
+use super::preflight::Plan;
+use super::undo::{Left, Undoer};
+use super::wait::WaitError;
+
+/// Why a step failed. Any of these starts a rollback.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    #[error("{0}")]
+    Journal(String),
+    /// The world moved under the drill (someone else changed a resource it manages).
+    #[error("{resource} changed outside the drill: {detail}")]
+    Drift { resource: String, detail: String },
+    #[error("traffic did not move as expected: {0}")]
+    Verify(String),
+    #[error("could not restore: {}", .0.iter().map(|l| format!("{}: {}", l.resource, l.reason)).collect::<Vec<_>>().join("; "))]
+    Restore(Vec<Left>),
+    #[error("interrupted by {0}")]
+    Aborted(String),
+}
+
+impl From<JournalError> for StepError {
+    fn from(e: JournalError) -> Self {
+        StepError::Journal(e.to_string())
+    }
+}
+
+pub struct Ctx<'a> {
+    pub drill: &'a Drill,
+    pub cloud: &'a Cloud,
+    pub clock: &'a Clock,
+    pub plan: &'a Plan,
+    pub journal: Mutex<Journal>,
+    pub journal_path: PathBuf,
+    /// How often waits poll the cloud (modelled time).
+    pub poll: Duration,
+    pub steps: Mutex<Vec<StepRecord>>,
+    /// The step under way, so an interrupted step can still be reported.
+    pub current: Mutex<Option<(String, DateTime<Utc>)>>,
+    pub measurements: Mutex<BTreeMap<String, serde_json::Value>>,
+    /// When the first mutation was made (modelled).
+    pub first_change: Mutex<Option<Duration>>,
+}
+
+impl Ctx<'_> {
+    /// Runs one named step, recording its timing, status and details.
+    pub async fn step<F>(&self, name: &str, body: F) -> Result<(), StepError>
+    where
+        F: Future<Output = Result<serde_json::Value, StepError>>,
+    {
+        let started = self.clock.now();
+        *lock(&self.current) = Some((name.to_string(), started));
+        tracing::info!(step = name, "step started");
+        let result = body.await;
+        *lock(&self.current) = None;
+        let (status, details) = match &result {
+            Ok(details) => (StepStatus::Passed, details.clone()),
+            Err(e) => (StepStatus::Failed, serde_json::json!({ "error": e.to_string() })),
+        };
+        self.push_step(name, status, started, details);
+        match &result {
+            Ok(_) => tracing::info!(step = name, "step passed"),
+            Err(e) => tracing::error!(step = name, "step failed: {e}"),
+        }
+        result.map(|_| ())
+    }
+
+    pub fn push_step(
+        &self,
+        name: &str,
+        status: StepStatus,
+        started: DateTime<Utc>,
+        details: serde_json::Value,
+    ) {
+        let finished = self.clock.now();
+        lock(&self.steps).push(StepRecord {
+            name: name.to_string(),
+            status,
+            started_at: started,
+            finished_at: finished,
+            duration_ms: (finished - started).num_milliseconds().max(0) as u64,
+            details,
+        });
+    }
+
+    /// Marks the step under way (if any) as aborted.
+    pub fn abort_current(&self, why: &str) {
+        if let Some((name, started)) = lock(&self.current).take() {
+            self.push_step(
+                &name,
+                StepStatus::Aborted,
+                started,
+                serde_json::json!({ "error": why }),
+            );
+        }
+    }
+
+    pub fn measure(&self, name: &str, value: impl Into<serde_json::Value>) {
+        lock(&self.measurements).insert(name.to_string(), value.into());
+    }
+
+    /// Journals the intent to make `mutation` (fsync'd) and returns its sequence number.
+    pub fn intent(&self, step: &str, mutation: Mutation) -> Result<u64, StepError> {
+        let mut first = lock(&self.first_change);
+        if first.is_none() {
+            *first = Some(self.clock.elapsed());
+        }
+        Ok(lock(&self.journal).intent(step, self.clock.now(), mutation)?)
+    }
+
+    pub fn done(&self, seq: u64) -> Result<(), StepError> {
+        Ok(lock(&self.journal).append(&Line::Done {
+            seq,
+            at: self.clock.now(),
+        })?)
+    }
+
+    pub fn failed(&self, seq: u64, error: &str) {
+        let line = Line::Failed {
+            seq,
+            at: self.clock.now(),
+            error: error.to_string(),
+        };
+        if let Err(e) = lock(&self.journal).append(&line) {
+            tracing::error!("{e}");
+        }
+    }
+
+    pub fn replay(&self) -> Result<Replay, StepError> {
+        Ok(Replay::read(&self.journal_path)?)
+    }
+
+    pub fn undoer(&self) -> Undoer<'_> {
+        Undoer {
+            cloud: self.cloud,
+            clock: self.clock,
+            journal: &self.journal,
+            poll: self.poll,
+            insync_timeout: self.drill.timeouts.insync,
+            promotion_timeout: self.drill.timeouts.promotion,
+        }
+    }
+
+    /// Undoes the outstanding mutations made by `step`, newest first.
+    pub async fn undo_step(&self, step: &str) -> Result<usize, StepError> {
+        let replay = self.replay()?;
+        let entries: Vec<_> = replay
+            .outstanding()
+            .into_iter()
+            .filter(|e| e.step == step)
+            .cloned()
+            .collect();
+        let left = self.undoer().undo(&entries).await;
+        if left.is_empty() {
+            Ok(entries.len())
+        } else {
+            Err(StepError::Restore(left))
+        }
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

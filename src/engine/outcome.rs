@@ -1,0 +1,98 @@
+//! What a run produced: its outcome, steps, changes, measurements and SLO verdicts. The report
+//! module turns this into the versioned JSON report; the CLI turns the outcome into an exit code.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a run ended. Each maps to one exit code (see `cli::exit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Completed, everything restored, every SLO met.
+    Passed,
+    /// Completed and everything restored, but an SLO was missed.
+    SloFailed,
+    /// Preflight refused (or the lock was held); nothing was changed.
+    Refused,
+    /// Aborted (failure or signal) and every change was rolled back.
+    RolledBack,
+    /// Something the drill changed could not be restored; `drill recover` must finish the job.
+    RollbackIncomplete,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::SloFailed => "slo_failed",
+            Outcome::Refused => "refused",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::RollbackIncomplete => "rollback_incomplete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    /// Interrupted by a signal.
+    Aborted,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub status: StepStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub details: serde_json::Value,
+}
+
+/// One journaled mutation and whether it was put back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub seq: u64,
+    pub step: String,
+    pub resource: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub restored: bool,
+    /// Why it was not restored, if it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloResult {
+    pub name: String,
+    /// Milliseconds.
+    pub target: u64,
+    /// Milliseconds; None when the drill ended before it could be measured.
+    pub measured: Option<u64>,
+    pub passed: bool,
+    /// Which measurement the verdict used.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub run_id: String,
+    pub outcome: Outcome,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub steps: Vec<StepRecord>,
+    pub changes: Vec<ChangeRecord>,
+    pub measurements: BTreeMap<String, serde_json::Value>,
+    pub slos: Vec<SloResult>,
+    pub errors: Vec<String>,
+    /// What is left changed, one line per resource (empty unless `RollbackIncomplete`).
+    pub left: Vec<String>,
+    pub journal: Option<PathBuf>,
+}

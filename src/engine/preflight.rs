@@ -1,0 +1,333 @@
+//! Preflight: read-only checks that the world is what the drill expects, producing the `Plan` the
+//! run executes. Every problem is collected (not just the first), and nothing is changed: a refused
+//! drill leaves no trace but its report.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cloud::{
+    Cloud, GlobalCluster, HealthCheck, HostedZone, RecordKey, RecordSet, ZoneRef,
+    region_of_arn,
+};
+use crate::spec::{Drill, RecordSpec, Traffic};
+
+/// One record the drill will touch, as it is now.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedRecord {
+    pub group: String,
+    pub key: RecordKey,
+    pub spec: RecordSpec,
+    pub current: RecordSet,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedHealthCheck {
+    pub group: String,
+    pub check: HealthCheck,
+}
+
+/// What preflight found; the run acts on exactly this.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub zones: BTreeMap<String, HostedZone>,
+    pub records: Vec<PlannedRecord>,
+    pub health_checks: Vec<PlannedHealthCheck>,
+    pub global: GlobalCluster,
+    pub primary_arn: String,
+    pub secondary_arn: String,
+}
+
+impl Plan {
+    /// The longest TTL among the records whose TTL the drill lowers.
+    pub fn longest_lowered_ttl(&self, drill_ttl: i64) -> Option<i64> {
+        self.records
+            .iter()
+            .filter_map(|r| r.current.ttl)
+            .filter(|ttl| *ttl > drill_ttl)
+            .max()
+    }
+}
+
+/// Why preflight refused: every reason found.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("preflight refused the drill:\n  - {}", reasons.join("\n  - "))]
+pub struct Refusal {
+    pub reasons: Vec<String>,
+}
+
+pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
+    let mut reasons = Vec::new();
+    let mut zones = BTreeMap::new();
+
+    for group in &drill.groups {
+        let label = zone_label(&group.zone);
+        if zones.contains_key(&label) {
+            continue;
+        }
+        match cloud.route53.find_zone(&group.zone).await {
+            Ok(zone) => {
+                zones.insert(label, zone);
+            }
+            Err(e) => reasons.push(format!("group {}: {}: {e}", group.name, group.zone)),
+        }
+    }
+
+    let mut records = Vec::new();
+    let mut health_checks = Vec::new();
+    for group in &drill.groups {
+        let Some(zone) = zones.get(&zone_label(&group.zone)) else {
+            continue;
+        };
+        let mut found = Vec::new();
+        for spec in &group.records {
+            if !within(&spec.name, &zone.name) {
+                reasons.push(format!(
+                    "group {}: {} is not inside zone {} ({})",
+                    group.name, spec.name, zone.name, zone.id
+                ));
+                continue;
+            }
+            let key = RecordKey {
+                zone_id: zone.id.clone(),
+                name: spec.name.clone(),
+                rtype: spec.rtype.clone(),
+                set_identifier: spec.set_identifier.clone(),
+            };
+            match cloud.route53.get_record(&key).await {
+                Ok(None) => reasons.push(format!("group {}: {key} does not exist", group.name)),
+                Ok(Some(current)) => {
+                    if let Err(why) = check_record(&group.traffic, spec, &current, drill) {
+                        reasons.push(format!("group {}: {key}: {why}", group.name));
+                    }
+                    found.push(PlannedRecord {
+                        group: group.name.clone(),
+                        key,
+                        spec: spec.clone(),
+                        current,
+                    });
+                }
+                Err(e) => reasons.push(format!("group {}: {e}", group.name)),
+            }
+        }
+        match &group.traffic {
+            Traffic::Weighted => {
+                let primary: i64 = found
+                    .iter()
+                    .filter(|r| r.spec.region.as_deref() == Some(&drill.regions.primary))
+                    .filter_map(|r| r.current.weight)
+                    .sum();
+                if found.len() == group.records.len() && primary == 0 {
+                    reasons.push(format!(
+                        "group {}: the records in {} carry no weight now, so traffic is not in the primary region to begin with",
+                        group.name, drill.regions.primary
+                    ));
+                }
+            }
+            Traffic::Failover { health_check } => {
+                match check_health_check(cloud, health_check).await {
+                    Ok(check) => health_checks.push(PlannedHealthCheck {
+                        group: group.name.clone(),
+                        check,
+                    }),
+                    Err(why) => reasons.push(format!("group {}: {why}", group.name)),
+                }
+            }
+            Traffic::None => {}
+        }
+        records.extend(found);
+    }
+
+    let db = check_database(drill, cloud).await;
+    let (global, primary_arn, secondary_arn) = match db {
+        Ok(found) => found,
+        Err(mut why) => {
+            reasons.append(&mut why);
+            return Err(Refusal { reasons });
+        }
+    };
+
+    if reasons.is_empty() {
+        Ok(Plan {
+            zones,
+            records,
+            health_checks,
+            global,
+            primary_arn,
+            secondary_arn,
+        })
+    } else {
+        Err(Refusal { reasons })
+    }
+}
+
+pub fn zone_label(zone: &ZoneRef) -> String {
+    match zone {
+        ZoneRef::Id(id) => id.trim_start_matches("/hostedzone/").to_string(),
+        ZoneRef::Name(name) => crate::cloud::fqdn(name),
+    }
+}
+
+fn within(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
+}
+
+/// Checks one record against what its group's traffic mode needs.
+fn check_record(
+    traffic: &Traffic,
+    spec: &RecordSpec,
+    current: &RecordSet,
+    drill: &Drill,
+) -> Result<(), String> {
+    if current.alias_target.is_some() {
+        return Err("is an alias record: alias records have no TTL of their own (Route 53 uses the target's), so the drill cannot lower it; list the records the alias points to instead".to_string());
+    }
+    if current.ttl.is_none() {
+        return Err("has no TTL".to_string());
+    }
+    if current.traffic_policy_instance_id.is_some() {
+        return Err("is managed by a traffic policy instance; changing it directly would be overwritten by the policy".to_string());
+    }
+    match traffic {
+        Traffic::Weighted => {
+            if current.weight.is_none() {
+                return Err("is not a weighted record, but its group moves traffic by weight".to_string());
+            }
+        }
+        Traffic::Failover { health_check } => {
+            let primary_region = spec.region.as_deref() == Some(&drill.regions.primary);
+            let expected = if primary_region { "PRIMARY" } else { "SECONDARY" };
+            if current.failover.as_deref() != Some(expected) {
+                return Err(format!(
+                    "should be the {expected} failover record for its region, but its failover role is {}",
+                    current.failover.as_deref().unwrap_or("none")
+                ));
+            }
+            if primary_region && current.health_check_id.as_deref() != Some(health_check) {
+                return Err(format!(
+                    "the PRIMARY record is associated with health check {}, not {health_check}: inverting {health_check} would not move traffic",
+                    current.health_check_id.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+        Traffic::None => {}
+    }
+    Ok(())
+}
+
+async fn check_health_check(
+    cloud: &Cloud,
+    id: &str,
+) -> Result<HealthCheck, String> {
+    let check = cloud
+        .route53
+        .get_health_check(id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if check.disabled {
+        return Err(format!(
+            "health check {id} is disabled: Route 53 treats a disabled check as healthy whatever its inversion, so inverting it cannot move traffic"
+        ));
+    }
+    if check.inverted {
+        return Err(format!(
+            "health check {id} is already inverted: someone is already failing this record over"
+        ));
+    }
+    let status = cloud
+        .route53
+        .get_health_check_status(id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !status.is_healthy() {
+        return Err(format!(
+            "health check {id} reports the primary unhealthy ({} of {} checkers healthy): the service is not in steady state",
+            status.healthy_checkers, status.total_checkers
+        ));
+    }
+    Ok(check)
+}
+
+/// The global cluster, the current writer's ARN and the ARN of the cluster to promote.
+async fn check_database(
+    drill: &Drill,
+    cloud: &Cloud,
+) -> Result<(GlobalCluster, String, String), Vec<String>> {
+    let db = &drill.database;
+    let region = &drill.regions.secondary;
+    let global = cloud
+        .rds
+        .describe_global_cluster(region, &db.global_cluster)
+        .await
+        .map_err(|e| vec![format!("database: {e}")])?;
+    let secondary_arn = if db.secondary_cluster.starts_with("arn:") {
+        db.secondary_cluster.clone()
+    } else {
+        match cloud.rds.describe_cluster(region, &db.secondary_cluster).await {
+            Ok(cluster) => cluster.arn,
+            Err(e) => return Err(vec![format!("database: {e}")]),
+        }
+    };
+    let mut reasons = Vec::new();
+    let name = &db.global_cluster;
+    if let Some(fs) = &global.failover_state {
+        reasons.push(format!(
+            "database: global cluster {name} already has a {} in progress ({} → {}); wait for it to finish",
+            fs.status,
+            fs.from_cluster_arn.as_deref().unwrap_or("?"),
+            fs.to_cluster_arn.as_deref().unwrap_or("?")
+        ));
+    }
+    if global.status != "available" {
+        reasons.push(format!(
+            "database: global cluster {name} is {}, not available",
+            global.status
+        ));
+    }
+    let primary_arn = match global.writer() {
+        None => {
+            reasons.push(format!("database: global cluster {name} has no writer"));
+            String::new()
+        }
+        Some(w) if w.region != drill.regions.primary => {
+            reasons.push(format!(
+                "database: the writer of {name} is {} in {}, not in the primary region {}: the world is not where the drill expects it",
+                w.cluster_arn, w.region, drill.regions.primary
+            ));
+            w.cluster_arn.clone()
+        }
+        Some(w) => w.cluster_arn.clone(),
+    };
+    match global.member(&secondary_arn) {
+        None => reasons.push(format!(
+            "database: {secondary_arn} is not a member of global cluster {name} (members: {})",
+            global
+                .members
+                .iter()
+                .map(|m| m.cluster_arn.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Some(m) => {
+            if region_of_arn(&m.cluster_arn) != Some(drill.regions.secondary.as_str()) {
+                reasons.push(format!(
+                    "database: {secondary_arn} is not in the secondary region {}",
+                    drill.regions.secondary
+                ));
+            }
+            if m.is_writer {
+                reasons.push(format!("database: {secondary_arn} is already the writer"));
+            } else if m.synchronization_status.as_deref() != Some("connected") {
+                reasons.push(format!(
+                    "database: secondary {secondary_arn} is {}, not connected: replication is not healthy enough to drill",
+                    m.synchronization_status.as_deref().unwrap_or("of unknown synchronization status")
+                ));
+            }
+        }
+    }
+    if reasons.is_empty() {
+        Ok((global, primary_arn, secondary_arn))
+    } else {
+        Err(reasons)
+    }
+}

@@ -1,0 +1,331 @@
+//! The drill lifecycle, in order:
+//!
+//! ```text
+//! preflight (read-only) ─► lock ─► lower TTLs ─► wait INSYNC + old TTL ─► promote secondary
+//!    ─► shift traffic ─► verify traffic moved ─► soak ─► fail back (writer + routing)
+//!    ─► verify recovery ─► restore TTLs ─► unlock ─► report
+//! ```
+//!
+//! Any step failing, or the cancel token firing (SIGINT/SIGTERM), stops the forward path and rolls
+//! back every outstanding journaled mutation, newest first, through the same undo that fail-back
+//! uses. The lock is released when the run returns.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::cloud::Cloud;
+use crate::spec::Drill;
+
+use super::context::{Ctx, StepError, lock};
+use super::journal::{Connection, FORMAT_VERSION, Header, Journal, Line, Replay};
+use super::lock::RunLock;
+use super::outcome::{ChangeRecord, Outcome, RunResult, SloResult, StepStatus};
+use super::preflight::preflight;
+use super::steps::{self, ms};
+use super::verify::{ControlPlane, Side, Verifier, verify};
+
+pub struct RunOptions {
+    pub state_dir: PathBuf,
+    pub run_id: String,
+    /// False for `--no-failback`: stay in the secondary region, restore only the TTLs.
+    pub failback: bool,
+    pub clock: Clock,
+    /// Cancelled on SIGINT/SIGTERM: the run stops and rolls back.
+    pub cancel: CancellationToken,
+    /// Recorded in the journal header so `drill recover` can reach the same cloud.
+    pub connection: Connection,
+    /// How often waits poll the cloud, in modelled time.
+    pub poll: Duration,
+}
+
+/// A new run id: UTC time to the second plus a random suffix, sortable and unique per host.
+pub fn new_run_id(clock: &Clock) -> String {
+    format!(
+        "{}-{:04x}",
+        clock.now().format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u16>()
+    )
+}
+
+pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
+    let clock = &opts.clock;
+    let started_at = clock.now();
+    let mut result = RunResult {
+        run_id: opts.run_id.clone(),
+        outcome: Outcome::Refused,
+        started_at,
+        finished_at: started_at,
+        steps: Vec::new(),
+        changes: Vec::new(),
+        measurements: BTreeMap::new(),
+        slos: Vec::new(),
+        errors: Vec::new(),
+        left: Vec::new(),
+        journal: None,
+    };
+
+    // Preflight: read-only. Refusal changes nothing.
+    let plan = tokio::select! {
+        plan = preflight(drill, cloud) => plan,
+        _ = opts.cancel.cancelled() => {
+            result.errors.push("interrupted during preflight; nothing was changed".to_string());
+            result.finished_at = clock.now();
+            return result;
+        }
+    };
+    let preflight_step = |status, details| super::outcome::StepRecord {
+        name: "preflight".to_string(),
+        status,
+        started_at,
+        finished_at: clock.now(),
+        duration_ms: (clock.now() - started_at).num_milliseconds().max(0) as u64,
+        details,
+    };
+    let plan = match plan {
+        Ok(plan) => {
+            result.steps.push(preflight_step(
+                StepStatus::Passed,
+                json!({ "records": plan.records.len(), "health_checks": plan.health_checks.len(), "writer": plan.primary_arn, "promote": plan.secondary_arn }),
+            ));
+            plan
+        }
+        Err(refusal) => {
+            result.steps.push(preflight_step(
+                StepStatus::Failed,
+                json!({ "reasons": refusal.reasons }),
+            ));
+            result.errors.extend(refusal.reasons);
+            result.finished_at = clock.now();
+            return result;
+        }
+    };
+
+    let _lock = match RunLock::acquire(
+        &opts.state_dir,
+        &drill.database.global_cluster,
+        &format!("run {} of drill {}", opts.run_id, drill.name),
+    ) {
+        Ok(lock) => lock,
+        Err(e) => {
+            result.errors.push(e.to_string());
+            result.finished_at = clock.now();
+            return result;
+        }
+    };
+    let journal = match Journal::create(
+        &opts.state_dir,
+        Header {
+            format_version: FORMAT_VERSION,
+            run_id: opts.run_id.clone(),
+            drill_name: drill.name.clone(),
+            drill_file: drill.path.clone(),
+            drill_sha256: drill.sha256.clone(),
+            global_cluster: drill.database.global_cluster.clone(),
+            started_at,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            connection: opts.connection.clone(),
+        },
+    ) {
+        Ok(j) => j,
+        Err(e) => {
+            result.errors.push(e.to_string());
+            result.finished_at = clock.now();
+            return result;
+        }
+    };
+    let journal_path = journal.path().to_path_buf();
+    result.journal = Some(journal_path.clone());
+
+    let ctx = Ctx {
+        drill,
+        cloud,
+        clock,
+        plan: &plan,
+        journal: Mutex::new(journal),
+        journal_path,
+        poll: opts.poll,
+        steps: Mutex::new(Vec::new()),
+        current: Mutex::new(None),
+        measurements: Mutex::new(BTreeMap::new()),
+        first_change: Mutex::new(None),
+    };
+    let control_plane = ControlPlane;
+    let verifiers: [&dyn Verifier; 1] = [&control_plane];
+
+    let forward = async {
+        ctx.step("lower_ttls", steps::lower_ttls(&ctx)).await?;
+        ctx.step("promote", steps::promote(&ctx)).await?;
+        ctx.step("shift_traffic", steps::shift_traffic(&ctx)).await?;
+        ctx.step("verify_shift", verify(&ctx, &verifiers, Side::Secondary))
+            .await?;
+        ctx.step("soak", async {
+            super::wait::sleep_with_countdown(clock, "soaking in the secondary region", drill.soak)
+                .await;
+            Ok(json!({ "soak_ms": ms(drill.soak) }))
+        })
+        .await?;
+        if opts.failback {
+            ctx.step("fail_back", steps::fail_back(&ctx)).await?;
+            ctx.step("verify_recovery", verify(&ctx, &verifiers, Side::Primary))
+                .await?;
+        }
+        ctx.step("restore_ttls", steps::restore_ttls(&ctx)).await?;
+        Ok::<(), StepError>(())
+    };
+    let forward = tokio::select! {
+        r = forward => r,
+        _ = opts.cancel.cancelled() => Err(StepError::Aborted("a signal".to_string())),
+    };
+
+    let mut outcome = Outcome::Passed;
+    if let Err(e) = forward {
+        if let StepError::Aborted(_) = e {
+            ctx.abort_current(&e.to_string());
+        }
+        result.errors.push(e.to_string());
+        tracing::warn!("rolling back: {e}");
+        let rollback_started = clock.now();
+        let left = match ctx.replay() {
+            Ok(replay) => {
+                let outstanding: Vec<_> = replay.outstanding().into_iter().cloned().collect();
+                ctx.undoer().undo(&outstanding).await
+            }
+            Err(e) => {
+                result.errors.push(format!("could not read the journal to roll back: {e}"));
+                Vec::new()
+            }
+        };
+        let status = if left.is_empty() {
+            StepStatus::Passed
+        } else {
+            StepStatus::Failed
+        };
+        ctx.push_step(
+            "rollback",
+            status,
+            rollback_started,
+            json!({ "left": left.iter().map(|l| format!("{}: {}", l.resource, l.reason)).collect::<Vec<_>>() }),
+        );
+        outcome = Outcome::RolledBack;
+    } else if !opts.failback {
+        // Deliberately staying in the secondary region: the writer and routing are kept.
+        if let Ok(replay) = ctx.replay() {
+            for entry in replay.outstanding() {
+                let line = Line::Kept {
+                    seq: entry.seq,
+                    at: clock.now(),
+                    reason: "--no-failback".to_string(),
+                };
+                let _ = lock(&ctx.journal).append(&line);
+            }
+        }
+    }
+
+    // The journal is the truth about what is left.
+    let replay = ctx.replay().ok();
+    if let Some(replay) = &replay {
+        result.changes = changes(replay);
+        result.left = replay
+            .outstanding()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} (step {}): still {}; should be {}{}",
+                    e.mutation.resource(),
+                    e.step,
+                    e.mutation.after_json(),
+                    e.mutation.before_json(),
+                    e.undo_failed
+                        .as_ref()
+                        .map(|r| format!(" — {r}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+    }
+    if !result.left.is_empty() {
+        outcome = Outcome::RollbackIncomplete;
+    }
+
+    let measurements = lock(&ctx.measurements).clone();
+    result.measurements = measurements;
+    let first = *lock(&ctx.first_change);
+    if let Some(first) = first {
+        result.measurements.insert(
+            "drill_duration_ms".to_string(),
+            json!(ms(clock.elapsed().saturating_sub(first))),
+        );
+    }
+    result.slos = slos(drill, &result.measurements);
+    if outcome == Outcome::Passed && result.slos.iter().any(|s| !s.passed) {
+        outcome = Outcome::SloFailed;
+    }
+    result.steps.extend(lock(&ctx.steps).drain(..));
+    result.outcome = outcome;
+    result.finished_at = clock.now();
+    let _ = lock(&ctx.journal).append(&Line::Finished {
+        at: result.finished_at,
+        outcome: outcome.as_str().to_string(),
+    });
+    result
+}
+
+/// The report's view of the journal.
+pub fn changes(replay: &Replay) -> Vec<ChangeRecord> {
+    replay
+        .entries
+        .iter()
+        .map(|e| ChangeRecord {
+            seq: e.seq,
+            step: e.step.clone(),
+            resource: e.mutation.resource(),
+            before: e.mutation.before_json(),
+            after: e.mutation.after_json(),
+            restored: e.undone,
+            note: if e.kept {
+                Some("kept in the secondary region (--no-failback)".to_string())
+            } else {
+                e.undo_failed.clone().or_else(|| e.failed.clone())
+            },
+        })
+        .collect()
+}
+
+fn slos(drill: &Drill, m: &BTreeMap<String, serde_json::Value>) -> Vec<SloResult> {
+    let get = |k: &str| m.get(k).and_then(|v| v.as_u64());
+    let mut out = Vec::new();
+    if let Some(target) = drill.slo.max_write_outage {
+        // Until write probes measure it directly, the control plane's promotion time bounds the
+        // write outage from above: writes are unavailable at most while a promotion runs.
+        let measured = [get("promotion_ms"), get("failback_promotion_ms")]
+            .into_iter()
+            .flatten()
+            .max();
+        let target = ms(target);
+        out.push(SloResult {
+            name: "max_write_outage".to_string(),
+            target,
+            measured,
+            passed: measured.is_some_and(|v| v <= target),
+            source: "promotion_ms (control plane, upper bound)".to_string(),
+        });
+    }
+    if let Some(target) = drill.slo.max_duration {
+        let measured = get("drill_duration_ms");
+        let target = ms(target);
+        out.push(SloResult {
+            name: "max_duration".to_string(),
+            target,
+            measured,
+            passed: measured.is_some_and(|v| v <= target),
+            source: "drill_duration_ms".to_string(),
+        });
+    }
+    out
+}

@@ -1,0 +1,156 @@
+//! Bounded waits on the cloud: polls on the injected clock until a condition holds or a modelled
+//! timeout runs out. Transient errors while polling are retried until the deadline.
+
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::cloud::{ChangeStatus, Cloud, CloudError, GlobalCluster};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WaitError {
+    #[error("timed out after {} waiting for {what}{}", humantime::format_duration(*after), last.as_ref().map(|l| format!(" (last seen: {l})")).unwrap_or_default())]
+    Timeout {
+        what: String,
+        after: Duration,
+        last: Option<String>,
+    },
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+}
+
+/// Polls `probe` until it returns Some, on the clock, for at most `timeout`. A cloud error ends the
+/// wait only if it is not found or the deadline passes; other errors are retried.
+async fn until<T, F, Fut>(
+    clock: &Clock,
+    what: &str,
+    poll: Duration,
+    timeout: Duration,
+    mut probe: F,
+) -> Result<T, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Result<T, String>, CloudError>>,
+{
+    let started = clock.elapsed();
+    loop {
+        let last = match probe().await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(seen)) => Some(seen),
+            Err(e @ CloudError::NotFound { .. }) => return Err(e.into()),
+            Err(e) => Some(e.to_string()),
+        };
+        if clock.elapsed().saturating_sub(started) + poll > timeout {
+            return Err(WaitError::Timeout {
+                what: what.to_string(),
+                after: timeout,
+                last,
+            });
+        }
+        clock.sleep(poll).await;
+    }
+}
+
+/// Waits until every change is INSYNC.
+pub async fn insync(
+    cloud: &Cloud,
+    clock: &Clock,
+    change_ids: &[String],
+    poll: Duration,
+    timeout: Duration,
+) -> Result<(), WaitError> {
+    for id in change_ids {
+        until(clock, &format!("Route 53 change {id} to be INSYNC"), poll, timeout, || async {
+            let info = cloud.route53.get_change(id).await?;
+            Ok(match info.status {
+                ChangeStatus::Insync => Ok(()),
+                ChangeStatus::Pending => Err("PENDING".to_string()),
+            })
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Waits until no switchover or failover is running on the global cluster.
+pub async fn no_failover_state(
+    cloud: &Cloud,
+    clock: &Clock,
+    region: &str,
+    global_cluster: &str,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<GlobalCluster, WaitError> {
+    let what = format!("global cluster {global_cluster} to finish its switchover or failover");
+    until(clock, &what, poll, timeout, || async {
+        let g = cloud.rds.describe_global_cluster(region, global_cluster).await?;
+        Ok(match &g.failover_state {
+            None => Ok(g),
+            Some(fs) => Err(format!("FailoverState {}", fs.status)),
+        })
+    })
+    .await
+}
+
+/// Waits until `target` is the writer and no FailoverState remains: the promotion is complete.
+pub async fn promoted(
+    cloud: &Cloud,
+    clock: &Clock,
+    region: &str,
+    global_cluster: &str,
+    target: &str,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<GlobalCluster, WaitError> {
+    let what = format!("{target} to become the writer of {global_cluster}");
+    until(clock, &what, poll, timeout, || async {
+        let g = cloud.rds.describe_global_cluster(region, global_cluster).await?;
+        let writer = g.writer().map(|m| m.cluster_arn.clone());
+        Ok(match (&g.failover_state, writer.as_deref() == Some(target)) {
+            (None, true) => Ok(g),
+            (Some(fs), _) => Err(format!("FailoverState {}", fs.status)),
+            (None, false) => Err(format!("writer {}", writer.unwrap_or_default())),
+        })
+    })
+    .await
+}
+
+/// Waits until `member` is a `connected` secondary (a writer counts as ready too).
+pub async fn member_connected(
+    cloud: &Cloud,
+    clock: &Clock,
+    region: &str,
+    global_cluster: &str,
+    member: &str,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<(), WaitError> {
+    let what = format!("{member} to be a connected member of {global_cluster}");
+    until(clock, &what, poll, timeout, || async {
+        let g = cloud.rds.describe_global_cluster(region, global_cluster).await?;
+        Ok(match g.member(member) {
+            None => Err("not a member".to_string()),
+            Some(m) if m.is_writer => Ok(()),
+            Some(m) if m.synchronization_status.as_deref() == Some("connected") => Ok(()),
+            Some(m) => Err(m
+                .synchronization_status
+                .clone()
+                .unwrap_or_else(|| "unknown".to_string())),
+        })
+    })
+    .await
+}
+
+/// Sleeps on the clock, logging a countdown every so often for long waits.
+pub async fn sleep_with_countdown(clock: &Clock, what: &str, total: Duration) {
+    let tick = Duration::from_secs(30);
+    let mut left = total;
+    while !left.is_zero() {
+        tracing::info!(
+            "{what}: {} left",
+            humantime::format_duration(Duration::from_secs(left.as_secs()))
+        );
+        let step = left.min(tick);
+        clock.sleep(step).await;
+        left -= step;
+    }
+}

@@ -1,0 +1,132 @@
+//! The validated drill: what a drill file means once every check has passed. Nothing here can be
+//! half-valid; `spec::load` is the only way to build one from a file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cloud::ZoneRef;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drill {
+    /// The file as given on the command line.
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, hex: the report proves which file ran.
+    pub sha256: String,
+    pub name: String,
+    pub description: String,
+    pub schedule: Option<Schedule>,
+    pub regions: Regions,
+    pub database: Database,
+    /// The TTL records carry during the drill (seconds).
+    pub drill_ttl: i64,
+    pub groups: Vec<RecordGroup>,
+    /// How long traffic and the writer stay in the secondary region before failing back.
+    pub soak: Duration,
+    pub failback: bool,
+    pub timeouts: Timeouts,
+    pub slo: Slos,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    /// The cron expression as written (5 or 6 fields, croner syntax: `L`, `TUE#1`, …).
+    pub cron: String,
+    /// IANA time zone; None means UTC.
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Regions {
+    pub primary: String,
+    pub secondary: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// SwitchoverGlobalCluster: planned, waits for replication, RPO 0.
+    Switchover,
+    /// FailoverGlobalCluster with AllowDataLoss: what a real regional outage forces.
+    Failover,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Switchover => "switchover",
+            Mode::Failover => "failover",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Database {
+    pub global_cluster: String,
+    /// The cluster in the secondary region to promote: an id or an ARN.
+    pub secondary_cluster: String,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordGroup {
+    /// A label for messages and the report.
+    pub name: String,
+    pub zone: ZoneRef,
+    pub traffic: Traffic,
+    pub records: Vec<RecordSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Traffic {
+    /// Weighted records: each record's `drill_weight` applies during the drill.
+    Weighted,
+    /// Failover records: inverting this health check (the PRIMARY record's) makes Route 53 answer
+    /// with the SECONDARY record.
+    Failover { health_check: String },
+    /// Only the TTL is lowered (clients follow something else, e.g. the global writer endpoint).
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSpec {
+    /// Fully qualified, lower case, trailing dot.
+    pub name: String,
+    /// Upper case: A, AAAA, CNAME, TXT, …
+    pub rtype: String,
+    pub set_identifier: Option<String>,
+    /// Which region this record sends traffic to (required for weighted and failover groups, so the
+    /// engine can check the shift really points at the secondary region).
+    pub region: Option<String>,
+    /// Weighted groups only: the weight during the drill.
+    pub drill_weight: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeouts {
+    /// Longest wait for one Route 53 change to reach INSYNC.
+    pub insync: Duration,
+    /// Longest wait for a switchover or failover (either direction) to finish.
+    pub promotion: Duration,
+    /// Longest wait for the shifted routing to be confirmed.
+    pub verify: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slos {
+    /// Longest acceptable write outage per promotion.
+    pub max_write_outage: Option<Duration>,
+    /// Longest acceptable drill, from the first change to the last restore.
+    pub max_duration: Option<Duration>,
+}
+
+impl Drill {
+    /// Every record the drill touches, with the zone it lives in.
+    pub fn records(&self) -> impl Iterator<Item = (&RecordGroup, &RecordSpec)> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.records.iter().map(move |r| (g, r)))
+    }
+}

@@ -1,0 +1,468 @@
+//! The engine against the in-memory cloud: a drill that passes restores everything; a failure at
+//! any call, a signal at any point, or a crash at any call followed by `recover` all leave the world
+//! exactly as it began. Time is paused, so the waits (INSYNC, old TTL, soak) cost nothing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use failover_drill::clock::Clock;
+use failover_drill::cloud::memory::{MemoryCloud, Misbehave, Snapshot};
+use failover_drill::cloud::{CloudError, RecordKey, RecordSet, ZoneRef};
+use failover_drill::engine::journal::{Connection, Replay, locate};
+use failover_drill::engine::{
+    self, Outcome, RecoverOptions, RunOptions, RunResult, StepStatus, recover,
+};
+use failover_drill::spec::{
+    Database, Drill, Mode, RecordGroup, RecordSpec, Regions, Slos, Timeouts, Traffic,
+};
+use tokio_util::sync::CancellationToken;
+
+const PRIMARY: &str = "us-east-1";
+const SECONDARY: &str = "us-west-2";
+
+fn record(name: &str, rtype: &str, value: &str) -> RecordSet {
+    RecordSet::simple(name, rtype, 300, &[value])
+}
+
+/// Two zones; weighted, failover and TTL-only records; a global cluster with its writer in the
+/// primary region.
+fn world() -> MemoryCloud {
+    let cloud = MemoryCloud::new();
+    cloud.add_zone("Z1", "example.com");
+    cloud.add_zone("Z2", "example.net");
+    for (set, region, weight, ip) in [
+        ("use1", PRIMARY, 100, "127.0.0.11"),
+        ("usw2", SECONDARY, 0, "127.0.0.12"),
+    ] {
+        let mut r = record("api.example.com.", "A", ip);
+        r.set_identifier = Some(set.to_string());
+        r.weight = Some(weight);
+        r.health_check_id = Some(format!("hc-{region}"));
+        cloud.put_record("Z1", r);
+    }
+    for (set, role, ip) in [
+        ("primary", "PRIMARY", "127.0.0.11"),
+        ("secondary", "SECONDARY", "127.0.0.12"),
+    ] {
+        let mut r = record("www.example.com.", "A", ip);
+        r.set_identifier = Some(set.to_string());
+        r.failover = Some(role.to_string());
+        if role == "PRIMARY" {
+            r.health_check_id = Some("hc-www".to_string());
+        }
+        cloud.put_record("Z1", r);
+    }
+    cloud.put_record(
+        "Z2",
+        record("db.example.net.", "CNAME", "writer.cluster.example."),
+    );
+    cloud.add_health_check("hc-www");
+    cloud.add_global_cluster("app-global", (PRIMARY, "app-use1"), (SECONDARY, "app-usw2"));
+    cloud
+}
+
+fn spec(name: &str, rtype: &str, set: Option<&str>, region: Option<&str>, weight: Option<i64>) -> RecordSpec {
+    RecordSpec {
+        name: name.to_string(),
+        rtype: rtype.to_string(),
+        set_identifier: set.map(str::to_string),
+        region: region.map(str::to_string),
+        drill_weight: weight,
+    }
+}
+
+fn drill() -> Drill {
+    Drill {
+        path: PathBuf::from("drills/memory.toml"),
+        sha256: "0".repeat(64),
+        name: "memory".to_string(),
+        description: String::new(),
+        schedule: None,
+        regions: Regions {
+            primary: PRIMARY.to_string(),
+            secondary: SECONDARY.to_string(),
+        },
+        database: Database {
+            global_cluster: "app-global".to_string(),
+            secondary_cluster: "app-usw2".to_string(),
+            mode: Mode::Switchover,
+        },
+        drill_ttl: 60,
+        groups: vec![
+            RecordGroup {
+                name: "api".to_string(),
+                zone: ZoneRef::Name("example.com".to_string()),
+                traffic: Traffic::Weighted,
+                records: vec![
+                    spec("api.example.com.", "A", Some("use1"), Some(PRIMARY), Some(0)),
+                    spec("api.example.com.", "A", Some("usw2"), Some(SECONDARY), Some(100)),
+                ],
+            },
+            RecordGroup {
+                name: "www".to_string(),
+                zone: ZoneRef::Id("Z1".to_string()),
+                traffic: Traffic::Failover {
+                    health_check: "hc-www".to_string(),
+                },
+                records: vec![
+                    spec("www.example.com.", "A", Some("primary"), Some(PRIMARY), None),
+                    spec("www.example.com.", "A", Some("secondary"), Some(SECONDARY), None),
+                ],
+            },
+            RecordGroup {
+                name: "db".to_string(),
+                zone: ZoneRef::Name("example.net".to_string()),
+                traffic: Traffic::None,
+                records: vec![spec("db.example.net.", "CNAME", None, None, None)],
+            },
+        ],
+        soak: Duration::from_secs(120),
+        failback: true,
+        timeouts: Timeouts {
+            insync: Duration::from_secs(300),
+            promotion: Duration::from_secs(900),
+            verify: Duration::from_secs(300),
+        },
+        slo: Slos {
+            max_write_outage: Some(Duration::from_secs(120)),
+            max_duration: Some(Duration::from_secs(3600)),
+        },
+    }
+}
+
+fn options(state: &std::path::Path, cancel: CancellationToken) -> RunOptions {
+    let clock = Clock::real();
+    RunOptions {
+        state_dir: state.to_path_buf(),
+        run_id: engine::new_run_id(&clock),
+        failback: true,
+        clock,
+        cancel,
+        connection: Connection::default(),
+        poll: Duration::from_secs(5),
+    }
+}
+
+async fn run(cloud: &MemoryCloud, drill: &Drill, state: &std::path::Path) -> RunResult {
+    engine::run(drill, &cloud.cloud(), &options(state, CancellationToken::new())).await
+}
+
+fn assert_restored(cloud: &MemoryCloud, initial: &Snapshot, context: &str) {
+    let now = cloud.snapshot();
+    assert_eq!(&now, initial, "world differs from its initial state after {context}");
+}
+
+fn api_key(set: &str) -> RecordKey {
+    RecordKey {
+        zone_id: "Z1".to_string(),
+        name: "api.example.com.".to_string(),
+        rtype: "A".to_string(),
+        set_identifier: Some(set.to_string()),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drill_that_passes_restores_everything() {
+    let cloud = world();
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &drill(), state.path()).await;
+    assert_eq!(result.outcome, Outcome::Passed, "{:#?}", result.errors);
+    assert_restored(&cloud, &initial, "a passing drill");
+
+    let names: Vec<&str> = result.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "preflight",
+            "lower_ttls",
+            "promote",
+            "shift_traffic",
+            "verify_shift",
+            "soak",
+            "fail_back",
+            "verify_recovery",
+            "restore_ttls"
+        ]
+    );
+    assert!(result.steps.iter().all(|s| s.status == StepStatus::Passed));
+    // 5 TTLs, 2 weights, 1 health check, 1 writer: every one journaled and restored.
+    assert_eq!(result.changes.len(), 9);
+    assert!(result.changes.iter().all(|c| c.restored));
+    // One batch per zone to lower, one per zone to restore, one to shift and one to shift back.
+    assert_eq!(cloud.count("ChangeResourceRecordSets"), 6);
+    assert_eq!(cloud.count("SwitchoverGlobalCluster"), 2);
+    assert_eq!(cloud.count("UpdateHealthCheck"), 2);
+    for m in ["dns_insync_ms", "ttl_wait_ms", "promotion_ms", "failback_promotion_ms", "drill_duration_ms"] {
+        assert!(result.measurements.contains_key(m), "missing measurement {m}");
+    }
+    assert_eq!(result.measurements["ttl_wait_ms"], 300_000);
+    assert!(result.slos.iter().all(|s| s.passed));
+    assert!(result.left.is_empty());
+    let replay = Replay::read(result.journal.as_ref().unwrap()).unwrap();
+    assert_eq!(replay.finished.as_deref(), Some("passed"));
+    assert!(replay.outstanding().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ttl_is_the_only_field_lowering_changes() {
+    let cloud = world();
+    cloud.misbehave("SwitchoverGlobalCluster", Some(1), Misbehave::Hang);
+    let state = tempfile::tempdir().unwrap();
+    let d = drill();
+    let c = cloud.clone();
+    let before = cloud.record(&api_key("use1")).unwrap();
+    tokio::select! {
+        _ = run(&c, &d, state.path()) => panic!("the run should hang at the switchover"),
+        _ = cloud.hung() => {}
+    }
+    let lowered = cloud.record(&api_key("use1")).unwrap();
+    let mut expected = before.clone();
+    expected.ttl = Some(60);
+    assert_eq!(lowered, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missed_slo_fails_the_drill_after_restoring_everything() {
+    let cloud = world();
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let mut d = drill();
+    // Three polls 5 s apart cannot fit in 1 s.
+    d.slo.max_write_outage = Some(Duration::from_secs(1));
+    let result = run(&cloud, &d, state.path()).await;
+    assert_eq!(result.outcome, Outcome::SloFailed);
+    let slo = result.slos.iter().find(|s| s.name == "max_write_outage").unwrap();
+    assert!(!slo.passed);
+    assert!(slo.measured.unwrap() > 1000);
+    assert_restored(&cloud, &initial, "an SLO miss");
+}
+
+#[tokio::test(start_paused = true)]
+async fn preflight_refuses_a_world_that_is_not_ready_and_changes_nothing() {
+    let cloud = world();
+    cloud.edit_global_cluster("app-global", |g| {
+        g.members[1].synchronization_status = Some("pending-resync".to_string());
+    });
+    let mut alias = record("api.example.com.", "A", "x");
+    alias.set_identifier = Some("usw2".to_string());
+    alias.weight = Some(0);
+    alias.ttl = None;
+    alias.values.clear();
+    alias.alias_target = Some(failover_drill::cloud::AliasTarget {
+        hosted_zone_id: "Z2".to_string(),
+        dns_name: "lb.example.net.".to_string(),
+        evaluate_target_health: false,
+    });
+    cloud.put_record("Z1", alias);
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &drill(), state.path()).await;
+    assert_eq!(result.outcome, Outcome::Refused);
+    let all = result.errors.join("\n");
+    assert!(all.contains("pending-resync"), "{all}");
+    assert!(all.contains("alias records have no TTL"), "{all}");
+    assert_restored(&cloud, &initial, "a refusal");
+    assert_eq!(cloud.count("ChangeResourceRecordSets"), 0);
+    assert!(result.journal.is_none(), "a refused run writes no journal");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_run_on_the_same_target_is_refused() {
+    let cloud = world();
+    cloud.misbehave("SwitchoverGlobalCluster", Some(1), Misbehave::Hang);
+    let state = tempfile::tempdir().unwrap();
+    let d = drill();
+    let first = run(&cloud, &d, state.path());
+    tokio::pin!(first);
+    tokio::select! {
+        _ = &mut first => panic!("the first run should hang"),
+        _ = cloud.hung() => {}
+    }
+    let second = run(&cloud, &d, state.path()).await;
+    assert_eq!(second.outcome, Outcome::Refused);
+    assert!(second.errors.join(" ").contains("locked"), "{:?}", second.errors);
+}
+
+/// The calls a passing drill makes, in order.
+async fn calls_of_a_passing_drill() -> Vec<String> {
+    let cloud = world();
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &drill(), state.path()).await;
+    assert_eq!(result.outcome, Outcome::Passed);
+    cloud.calls()
+}
+
+/// (operation, n-th call of it) for every call of a passing drill.
+fn call_points(calls: &[String]) -> Vec<(String, usize)> {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    calls
+        .iter()
+        .map(|c| {
+            let op = c.split(' ').next().unwrap().to_string();
+            let n = seen.entry(op.clone()).or_default();
+            *n += 1;
+            (op, *n)
+        })
+        .collect()
+}
+
+const MUTATIONS: [&str; 3] = [
+    "ChangeResourceRecordSets",
+    "UpdateHealthCheck",
+    "SwitchoverGlobalCluster",
+];
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_at_any_call_leaves_the_world_as_it_began() {
+    let points = call_points(&calls_of_a_passing_drill().await);
+    assert!(points.len() > 30, "a drill makes many calls: {}", points.len());
+    for (op, n) in points {
+        let cloud = world();
+        let initial = cloud.snapshot();
+        let error = CloudError::Api {
+            operation: op.clone(),
+            resource: "test".to_string(),
+            code: "InternalFailure".to_string(),
+            message: "injected".to_string(),
+        };
+        cloud.misbehave(&op, Some(n), Misbehave::Fail(error));
+        let state = tempfile::tempdir().unwrap();
+        let result = run(&cloud, &drill(), state.path()).await;
+        let context = format!("{op} call {n} failed");
+        assert_restored(&cloud, &initial, &context);
+        assert_ne!(result.outcome, Outcome::RollbackIncomplete, "{context}: {:?}", result.left);
+        if MUTATIONS.contains(&op.as_str()) {
+            assert!(
+                matches!(result.outcome, Outcome::RolledBack | Outcome::Passed),
+                "{context}: {:?}",
+                result.outcome
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signal_at_any_point_rolls_back() {
+    // Cancel after 0 s (preflight), and at points inside the TTL wait, the promotion, the soak and
+    // the fail-back (modelled seconds; polls are 5 s apart).
+    for after in [0u64, 10, 200, 320, 330, 400, 460, 470, 480] {
+        let cloud = world();
+        let initial = cloud.snapshot();
+        let state = tempfile::tempdir().unwrap();
+        let cancel = CancellationToken::new();
+        let opts = options(state.path(), cancel.clone());
+        let d = drill();
+        let cloud_api = cloud.cloud();
+        let trigger = async {
+            tokio::time::sleep(Duration::from_secs(after)).await;
+            cancel.cancel();
+        };
+        let (result, ()) = tokio::join!(engine::run(&d, &cloud_api, &opts), trigger);
+        let context = format!("a signal at {after} s");
+        assert_restored(&cloud, &initial, &context);
+        if !matches!(result.outcome, Outcome::Passed | Outcome::Refused) {
+            assert_eq!(result.outcome, Outcome::RolledBack, "{context}");
+            assert!(
+                result.steps.iter().any(|s| s.status == StepStatus::Aborted),
+                "{context}: the interrupted step is reported as aborted"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_at_any_call_is_finished_by_recover() {
+    let points = call_points(&calls_of_a_passing_drill().await);
+    let mut crashed_with_changes = 0;
+    for (op, n) in points {
+        let cloud = world();
+        let initial = cloud.snapshot();
+        cloud.misbehave(&op, Some(n), Misbehave::Hang);
+        let state = tempfile::tempdir().unwrap();
+        let d = drill();
+        // Dropping the run at the hung call is a SIGKILL: nothing after it runs, not even rollback.
+        tokio::select! {
+            result = run(&cloud, &d, state.path()) => {
+                panic!("{op} call {n}: the run finished ({:?}) instead of hanging", result.outcome)
+            }
+            _ = cloud.hung() => {}
+        }
+        cloud.behave();
+        let context = format!("a crash at {op} call {n}");
+        let Ok(path) = locate(state.path(), None) else {
+            // Crashed during preflight: no journal, nothing changed.
+            assert_restored(&cloud, &initial, &context);
+            continue;
+        };
+        let replay = Replay::read(&path).unwrap();
+        if !replay.outstanding().is_empty() {
+            crashed_with_changes += 1;
+        }
+        let opts = RecoverOptions {
+            clock: Clock::real(),
+            poll: Duration::from_secs(5),
+            insync_timeout: Duration::from_secs(300),
+            promotion_timeout: Duration::from_secs(900),
+        };
+        let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
+            .await
+            .unwrap();
+        assert!(recovery.left.is_empty(), "{context}: {:?}", recovery.left);
+        assert_restored(&cloud, &initial, &context);
+        // Recovering twice is harmless.
+        let again = recover(state.path(), Replay::read(&path).unwrap(), &cloud.cloud(), &opts)
+            .await
+            .unwrap();
+        assert_eq!(again.outstanding, 0, "{context}");
+    }
+    assert!(crashed_with_changes > 10, "crashes happened mid-drill: {crashed_with_changes}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_edit_by_someone_else_is_reported_not_overwritten() {
+    let cloud = world();
+    cloud.misbehave("SwitchoverGlobalCluster", Some(1), Misbehave::Hang);
+    let state = tempfile::tempdir().unwrap();
+    let d = drill();
+    tokio::select! {
+        _ = run(&cloud, &d, state.path()) => panic!("should hang"),
+        _ = cloud.hung() => {}
+    }
+    cloud.behave();
+    // Someone raises the TTL by hand while the drill is down.
+    let mut edited = cloud.record(&api_key("usw2")).unwrap();
+    edited.ttl = Some(30);
+    cloud.put_record("Z1", edited.clone());
+    let replay = Replay::read(&locate(state.path(), None).unwrap()).unwrap();
+    let opts = RecoverOptions {
+        clock: Clock::real(),
+        poll: Duration::from_secs(5),
+        insync_timeout: Duration::from_secs(300),
+        promotion_timeout: Duration::from_secs(900),
+    };
+    let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
+        .await
+        .unwrap();
+    assert_eq!(recovery.left.len(), 1, "{:?}", recovery.left);
+    assert!(recovery.left[0].reason.contains("changed by someone else"));
+    assert_eq!(cloud.record(&api_key("usw2")).unwrap(), edited, "left as the person set it");
+    // Every other record is back.
+    assert_eq!(cloud.record(&api_key("use1")).unwrap().ttl, Some(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_failback_keeps_the_secondary_and_restores_ttls() {
+    let cloud = world();
+    let state = tempfile::tempdir().unwrap();
+    let mut opts = options(state.path(), CancellationToken::new());
+    opts.failback = false;
+    let result = engine::run(&drill(), &cloud.cloud(), &opts).await;
+    assert_eq!(result.outcome, Outcome::Passed, "{:?}", result.errors);
+    let snap = cloud.snapshot();
+    assert!(snap.writers["app-global"].contains("app-usw2"));
+    assert_eq!(cloud.record(&api_key("usw2")).unwrap().weight, Some(100));
+    assert_eq!(cloud.record(&api_key("usw2")).unwrap().ttl, Some(300));
+    let replay = Replay::read(result.journal.as_ref().unwrap()).unwrap();
+    assert!(replay.outstanding().is_empty(), "kept changes are not for recover to undo");
+}
