@@ -31,7 +31,10 @@ impl Clock {
     /// Modelled time runs `scale` times faster than real time. Panics on a scale that is not a
     /// positive finite number; callers validate user input first.
     pub fn scaled(scale: f64) -> Self {
-        assert!(scale.is_finite() && scale > 0.0, "time scale must be positive");
+        assert!(
+            scale.is_finite() && scale > 0.0,
+            "time scale must be positive"
+        );
         Clock {
             inner: Arc::new(Inner {
                 origin: Instant::now(),

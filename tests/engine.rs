@@ -61,7 +61,13 @@ fn world() -> MemoryCloud {
     cloud
 }
 
-fn spec(name: &str, rtype: &str, set: Option<&str>, region: Option<&str>, weight: Option<i64>) -> RecordSpec {
+fn spec(
+    name: &str,
+    rtype: &str,
+    set: Option<&str>,
+    region: Option<&str>,
+    weight: Option<i64>,
+) -> RecordSpec {
     RecordSpec {
         name: name.to_string(),
         rtype: rtype.to_string(),
@@ -94,8 +100,20 @@ fn drill() -> Drill {
                 zone: ZoneRef::Name("example.com".to_string()),
                 traffic: Traffic::Weighted,
                 records: vec![
-                    spec("api.example.com.", "A", Some("use1"), Some(PRIMARY), Some(0)),
-                    spec("api.example.com.", "A", Some("usw2"), Some(SECONDARY), Some(100)),
+                    spec(
+                        "api.example.com.",
+                        "A",
+                        Some("use1"),
+                        Some(PRIMARY),
+                        Some(0),
+                    ),
+                    spec(
+                        "api.example.com.",
+                        "A",
+                        Some("usw2"),
+                        Some(SECONDARY),
+                        Some(100),
+                    ),
                 ],
             },
             RecordGroup {
@@ -105,8 +123,20 @@ fn drill() -> Drill {
                     health_check: "hc-www".to_string(),
                 },
                 records: vec![
-                    spec("www.example.com.", "A", Some("primary"), Some(PRIMARY), None),
-                    spec("www.example.com.", "A", Some("secondary"), Some(SECONDARY), None),
+                    spec(
+                        "www.example.com.",
+                        "A",
+                        Some("primary"),
+                        Some(PRIMARY),
+                        None,
+                    ),
+                    spec(
+                        "www.example.com.",
+                        "A",
+                        Some("secondary"),
+                        Some(SECONDARY),
+                        None,
+                    ),
                 ],
             },
             RecordGroup {
@@ -144,12 +174,20 @@ fn options(state: &std::path::Path, cancel: CancellationToken) -> RunOptions {
 }
 
 async fn run(cloud: &MemoryCloud, drill: &Drill, state: &std::path::Path) -> RunResult {
-    engine::run(drill, &cloud.cloud(), &options(state, CancellationToken::new())).await
+    engine::run(
+        drill,
+        &cloud.cloud(),
+        &options(state, CancellationToken::new()),
+    )
+    .await
 }
 
 fn assert_restored(cloud: &MemoryCloud, initial: &Snapshot, context: &str) {
     let now = cloud.snapshot();
-    assert_eq!(&now, initial, "world differs from its initial state after {context}");
+    assert_eq!(
+        &now, initial,
+        "world differs from its initial state after {context}"
+    );
 }
 
 fn api_key(set: &str) -> RecordKey {
@@ -193,8 +231,17 @@ async fn a_drill_that_passes_restores_everything() {
     assert_eq!(cloud.count("ChangeResourceRecordSets"), 6);
     assert_eq!(cloud.count("SwitchoverGlobalCluster"), 2);
     assert_eq!(cloud.count("UpdateHealthCheck"), 2);
-    for m in ["dns_insync_ms", "ttl_wait_ms", "promotion_ms", "failback_promotion_ms", "drill_duration_ms"] {
-        assert!(result.measurements.contains_key(m), "missing measurement {m}");
+    for m in [
+        "dns_insync_ms",
+        "ttl_wait_ms",
+        "promotion_ms",
+        "failback_promotion_ms",
+        "drill_duration_ms",
+    ] {
+        assert!(
+            result.measurements.contains_key(m),
+            "missing measurement {m}"
+        );
     }
     assert_eq!(result.measurements["ttl_wait_ms"], 300_000);
     assert!(result.slos.iter().all(|s| s.passed));
@@ -232,7 +279,11 @@ async fn a_missed_slo_fails_the_drill_after_restoring_everything() {
     d.slo.max_write_outage = Some(Duration::from_secs(1));
     let result = run(&cloud, &d, state.path()).await;
     assert_eq!(result.outcome, Outcome::SloFailed);
-    let slo = result.slos.iter().find(|s| s.name == "max_write_outage").unwrap();
+    let slo = result
+        .slos
+        .iter()
+        .find(|s| s.name == "max_write_outage")
+        .unwrap();
     assert!(!slo.passed);
     assert!(slo.measured.unwrap() > 1000);
     assert_restored(&cloud, &initial, "an SLO miss");
@@ -281,7 +332,11 @@ async fn a_second_run_on_the_same_target_is_refused() {
     }
     let second = run(&cloud, &d, state.path()).await;
     assert_eq!(second.outcome, Outcome::Refused);
-    assert!(second.errors.join(" ").contains("locked"), "{:?}", second.errors);
+    assert!(
+        second.errors.join(" ").contains("locked"),
+        "{:?}",
+        second.errors
+    );
 }
 
 /// The calls a passing drill makes, in order.
@@ -316,7 +371,11 @@ const MUTATIONS: [&str; 3] = [
 #[tokio::test(start_paused = true)]
 async fn a_failure_at_any_call_leaves_the_world_as_it_began() {
     let points = call_points(&calls_of_a_passing_drill().await);
-    assert!(points.len() > 30, "a drill makes many calls: {}", points.len());
+    assert!(
+        points.len() > 30,
+        "a drill makes many calls: {}",
+        points.len()
+    );
     for (op, n) in points {
         let cloud = world();
         let initial = cloud.snapshot();
@@ -331,7 +390,12 @@ async fn a_failure_at_any_call_leaves_the_world_as_it_began() {
         let result = run(&cloud, &drill(), state.path()).await;
         let context = format!("{op} call {n} failed");
         assert_restored(&cloud, &initial, &context);
-        assert_ne!(result.outcome, Outcome::RollbackIncomplete, "{context}: {:?}", result.left);
+        assert_ne!(
+            result.outcome,
+            Outcome::RollbackIncomplete,
+            "{context}: {:?}",
+            result.left
+        );
         if MUTATIONS.contains(&op.as_str()) {
             assert!(
                 matches!(result.outcome, Outcome::RolledBack | Outcome::Passed),
@@ -411,12 +475,20 @@ async fn a_crash_at_any_call_is_finished_by_recover() {
         assert!(recovery.left.is_empty(), "{context}: {:?}", recovery.left);
         assert_restored(&cloud, &initial, &context);
         // Recovering twice is harmless.
-        let again = recover(state.path(), Replay::read(&path).unwrap(), &cloud.cloud(), &opts)
-            .await
-            .unwrap();
+        let again = recover(
+            state.path(),
+            Replay::read(&path).unwrap(),
+            &cloud.cloud(),
+            &opts,
+        )
+        .await
+        .unwrap();
         assert_eq!(again.outstanding, 0, "{context}");
     }
-    assert!(crashed_with_changes > 10, "crashes happened mid-drill: {crashed_with_changes}");
+    assert!(
+        crashed_with_changes > 10,
+        "crashes happened mid-drill: {crashed_with_changes}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -446,7 +518,11 @@ async fn an_edit_by_someone_else_is_reported_not_overwritten() {
         .unwrap();
     assert_eq!(recovery.left.len(), 1, "{:?}", recovery.left);
     assert!(recovery.left[0].reason.contains("changed by someone else"));
-    assert_eq!(cloud.record(&api_key("usw2")).unwrap(), edited, "left as the person set it");
+    assert_eq!(
+        cloud.record(&api_key("usw2")).unwrap(),
+        edited,
+        "left as the person set it"
+    );
     // Every other record is back.
     assert_eq!(cloud.record(&api_key("use1")).unwrap().ttl, Some(300));
 }
@@ -464,5 +540,8 @@ async fn no_failback_keeps_the_secondary_and_restores_ttls() {
     assert_eq!(cloud.record(&api_key("usw2")).unwrap().weight, Some(100));
     assert_eq!(cloud.record(&api_key("usw2")).unwrap().ttl, Some(300));
     let replay = Replay::read(result.journal.as_ref().unwrap()).unwrap();
-    assert!(replay.outstanding().is_empty(), "kept changes are not for recover to undo");
+    assert!(
+        replay.outstanding().is_empty(),
+        "kept changes are not for recover to undo"
+    );
 }

@@ -1,5 +1,9 @@
 //! The one integration-test binary: every test drives the real `drill` binary or the library
 //! against something real-shaped (moto, the in-memory cloud, the lab).
 
-mod support;
+mod aws_mocks;
+mod aws_moto;
+mod cli_moto;
 mod engine;
+mod support;
+mod validate;

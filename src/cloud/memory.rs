@@ -87,7 +87,9 @@ impl MemoryCloud {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     pub fn add_zone(&self, id: &str, name: &str) {
@@ -118,7 +120,8 @@ impl MemoryCloud {
 
     /// A global cluster with its writer in `writer_region` and one secondary.
     pub fn add_global_cluster(&self, id: &str, writer: (&str, &str), secondary: (&str, &str)) {
-        let arn = |region: &str, name: &str| format!("arn:aws:rds:{region}:123456789012:cluster:{name}");
+        let arn =
+            |region: &str, name: &str| format!("arn:aws:rds:{region}:123456789012:cluster:{name}");
         let member = |(region, name): (&str, &str), is_writer: bool| GlobalMember {
             cluster_arn: arn(region, name),
             region: region.to_string(),
@@ -202,7 +205,10 @@ impl MemoryCloud {
                 .globals
                 .iter()
                 .map(|(id, g)| {
-                    let writer = g.writer().map(|m| m.cluster_arn.clone()).unwrap_or_default();
+                    let writer = g
+                        .writer()
+                        .map(|m| m.cluster_arn.clone())
+                        .unwrap_or_default();
                     (id.clone(), writer)
                 })
                 .collect(),
@@ -284,14 +290,18 @@ impl Route53 for MemoryCloud {
                 &format!(
                     "{} zones have this name: {}",
                     many.len(),
-                    many.iter().map(|z| z.id.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|z| z.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
         }
     }
 
     async fn get_record(&self, key: &RecordKey) -> Result<Option<RecordSet>, CloudError> {
-        self.enter("ListResourceRecordSets", &key.to_string()).await?;
+        self.enter("ListResourceRecordSets", &key.to_string())
+            .await?;
         let state = self.lock();
         if !state.zones.iter().any(|z| z.id == key.zone_id) {
             return Err(not_found(&key.zone_id, "NoSuchHostedZone"));
@@ -432,8 +442,11 @@ impl GlobalDatabase for MemoryCloud {
         region: &str,
         global_cluster_id: &str,
     ) -> Result<GlobalCluster, CloudError> {
-        self.enter("DescribeGlobalClusters", &format!("{region}/{global_cluster_id}"))
-            .await?;
+        self.enter(
+            "DescribeGlobalClusters",
+            &format!("{region}/{global_cluster_id}"),
+        )
+        .await?;
         let mut state = self.lock();
         let state = &mut *state;
         let global = state
@@ -447,8 +460,7 @@ impl GlobalDatabase for MemoryCloud {
                 if let Some(fs) = global.failover_state.take() {
                     for m in &mut global.members {
                         m.is_writer = Some(&m.cluster_arn) == fs.to_cluster_arn.as_ref();
-                        m.synchronization_status =
-                            (!m.is_writer).then(|| "connected".to_string());
+                        m.synchronization_status = (!m.is_writer).then(|| "connected".to_string());
                     }
                 }
                 global.status = "available".to_string();
@@ -464,11 +476,7 @@ impl GlobalDatabase for MemoryCloud {
         Ok(global.clone())
     }
 
-    async fn describe_cluster(
-        &self,
-        region: &str,
-        cluster: &str,
-    ) -> Result<DbCluster, CloudError> {
+    async fn describe_cluster(&self, region: &str, cluster: &str) -> Result<DbCluster, CloudError> {
         self.enter("DescribeDBClusters", &format!("{region}/{cluster}"))
             .await?;
         self.lock()
@@ -476,7 +484,12 @@ impl GlobalDatabase for MemoryCloud {
             .iter()
             .find(|c| c.region == region && (c.id == cluster || c.arn == cluster))
             .cloned()
-            .ok_or_else(|| not_found(&format!("cluster {cluster} in {region}"), "DBClusterNotFoundFault"))
+            .ok_or_else(|| {
+                not_found(
+                    &format!("cluster {cluster} in {region}"),
+                    "DBClusterNotFoundFault",
+                )
+            })
     }
 
     async fn switchover(
@@ -563,14 +576,21 @@ impl MemoryCloud {
             ));
         }
         let from = global.writer().map(|m| m.cluster_arn.clone());
-        global.status = if data_loss { "failing-over" } else { "switching-over" }.to_string();
+        global.status = if data_loss {
+            "failing-over"
+        } else {
+            "switching-over"
+        }
+        .to_string();
         global.failover_state = Some(FailoverState {
             status: "pending".to_string(),
             from_cluster_arn: from,
             to_cluster_arn: Some(target.to_string()),
             is_data_loss_allowed: data_loss,
         });
-        state.promotions.insert(global_cluster_id.to_string(), polls.max(1));
+        state
+            .promotions
+            .insert(global_cluster_id.to_string(), polls.max(1));
         Ok(())
     }
 }

@@ -56,7 +56,11 @@ pub struct RecordKey {
 
 impl fmt::Display for RecordKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "record {} {} in zone {}", self.name, self.rtype, self.zone_id)?;
+        write!(
+            f,
+            "record {} {} in zone {}",
+            self.name, self.rtype, self.zone_id
+        )?;
         if let Some(id) = &self.set_identifier {
             write!(f, " (set {id})")?;
         }
@@ -336,8 +340,7 @@ pub trait GlobalDatabase: Send + Sync {
     ) -> Result<GlobalCluster, CloudError>;
 
     /// DescribeDBClusters for one cluster id or ARN in the region.
-    async fn describe_cluster(&self, region: &str, cluster: &str)
-    -> Result<DbCluster, CloudError>;
+    async fn describe_cluster(&self, region: &str, cluster: &str) -> Result<DbCluster, CloudError>;
 
     /// SwitchoverGlobalCluster: planned, RPO 0.
     async fn switchover(

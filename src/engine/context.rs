@@ -75,7 +75,10 @@ impl Ctx<'_> {
         *lock(&self.current) = None;
         let (status, details) = match &result {
             Ok(details) => (StepStatus::Passed, details.clone()),
-            Err(e) => (StepStatus::Failed, serde_json::json!({ "error": e.to_string() })),
+            Err(e) => (
+                StepStatus::Failed,
+                serde_json::json!({ "error": e.to_string() }),
+            ),
         };
         self.push_step(name, status, started, details);
         match &result {

@@ -18,6 +18,8 @@ use crate::cloud::{HealthCheckSettings, RecordKey, RecordSet};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// One mutation of one cloud resource, with the value it replaces.
+// Journal lines are built a few at a time and written at once; their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mutation {
@@ -102,6 +104,7 @@ pub struct Header {
     pub connection: Connection,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Line {
@@ -114,7 +117,10 @@ pub enum Line {
         mutation: Mutation,
     },
     /// The mutation's call succeeded.
-    Done { seq: u64, at: DateTime<Utc> },
+    Done {
+        seq: u64,
+        at: DateTime<Utc>,
+    },
     /// The mutation's call failed; the resource may or may not have changed.
     Failed {
         seq: u64,
@@ -140,7 +146,10 @@ pub enum Line {
         error: String,
     },
     /// The run ended; nothing is left to recover if every intent is undone.
-    Finished { at: DateTime<Utc>, outcome: String },
+    Finished {
+        at: DateTime<Utc>,
+        outcome: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -474,7 +483,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::create(dir.path(), header("r1")).unwrap();
         let a = j.intent("lower_ttls", Utc::now(), hc_mutation()).unwrap();
-        j.append(&Line::Done { seq: a, at: Utc::now() }).unwrap();
+        j.append(&Line::Done {
+            seq: a,
+            at: Utc::now(),
+        })
+        .unwrap();
         let b = j.intent("shift", Utc::now(), hc_mutation()).unwrap();
         j.append(&Line::Undone {
             seq: a,

@@ -40,7 +40,13 @@ impl RunLock {
         let dir = state_dir.join("locks");
         let safe: String = target
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = dir.join(format!("{safe}.lock"));
         let io = |source| LockError::Io {

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cloud::{
-    Cloud, GlobalCluster, HealthCheck, HostedZone, RecordKey, RecordSet, ZoneRef,
-    region_of_arn,
+    Cloud, GlobalCluster, HealthCheck, HostedZone, RecordKey, RecordSet, ZoneRef, region_of_arn,
 };
 use crate::spec::{Drill, RecordSpec, Traffic};
 
@@ -36,6 +35,8 @@ pub struct Plan {
     pub global: GlobalCluster,
     pub primary_arn: String,
     pub secondary_arn: String,
+    /// Things worth knowing that do not stop the drill.
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -147,6 +148,15 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
         }
     };
 
+    let mut warnings = Vec::new();
+    if global
+        .member(&secondary_arn)
+        .is_some_and(|m| m.synchronization_status.is_none())
+    {
+        warnings.push(format!(
+            "RDS reports no SynchronizationStatus for {secondary_arn}; replication health could not be checked before promoting"
+        ));
+    }
     if reasons.is_empty() {
         Ok(Plan {
             zones,
@@ -155,6 +165,7 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
             global,
             primary_arn,
             secondary_arn,
+            warnings,
         })
     } else {
         Err(Refusal { reasons })
@@ -191,12 +202,18 @@ fn check_record(
     match traffic {
         Traffic::Weighted => {
             if current.weight.is_none() {
-                return Err("is not a weighted record, but its group moves traffic by weight".to_string());
+                return Err(
+                    "is not a weighted record, but its group moves traffic by weight".to_string(),
+                );
             }
         }
         Traffic::Failover { health_check } => {
             let primary_region = spec.region.as_deref() == Some(&drill.regions.primary);
-            let expected = if primary_region { "PRIMARY" } else { "SECONDARY" };
+            let expected = if primary_region {
+                "PRIMARY"
+            } else {
+                "SECONDARY"
+            };
             if current.failover.as_deref() != Some(expected) {
                 return Err(format!(
                     "should be the {expected} failover record for its region, but its failover role is {}",
@@ -215,10 +232,7 @@ fn check_record(
     Ok(())
 }
 
-async fn check_health_check(
-    cloud: &Cloud,
-    id: &str,
-) -> Result<HealthCheck, String> {
+async fn check_health_check(cloud: &Cloud, id: &str) -> Result<HealthCheck, String> {
     let check = cloud
         .route53
         .get_health_check(id)
@@ -263,7 +277,11 @@ async fn check_database(
     let secondary_arn = if db.secondary_cluster.starts_with("arn:") {
         db.secondary_cluster.clone()
     } else {
-        match cloud.rds.describe_cluster(region, &db.secondary_cluster).await {
+        match cloud
+            .rds
+            .describe_cluster(region, &db.secondary_cluster)
+            .await
+        {
             Ok(cluster) => cluster.arn,
             Err(e) => return Err(vec![format!("database: {e}")]),
         }
@@ -317,10 +335,11 @@ async fn check_database(
             }
             if m.is_writer {
                 reasons.push(format!("database: {secondary_arn} is already the writer"));
-            } else if m.synchronization_status.as_deref() != Some("connected") {
+            } else if let Some(status) = m.synchronization_status.as_deref()
+                && status != "connected"
+            {
                 reasons.push(format!(
-                    "database: secondary {secondary_arn} is {}, not connected: replication is not healthy enough to drill",
-                    m.synchronization_status.as_deref().unwrap_or("of unknown synchronization status")
+                    "database: secondary {secondary_arn} is {status}, not connected: replication is not healthy enough to drill"
                 ));
             }
         }

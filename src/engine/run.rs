@@ -91,8 +91,11 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
         Ok(plan) => {
             result.steps.push(preflight_step(
                 StepStatus::Passed,
-                json!({ "records": plan.records.len(), "health_checks": plan.health_checks.len(), "writer": plan.primary_arn, "promote": plan.secondary_arn }),
+                json!({ "records": plan.records.len(), "health_checks": plan.health_checks.len(), "writer": plan.primary_arn, "promote": plan.secondary_arn, "warnings": plan.warnings }),
             ));
+            for w in &plan.warnings {
+                tracing::warn!("{w}");
+            }
             plan
         }
         Err(refusal) => {
@@ -161,7 +164,8 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
     let forward = async {
         ctx.step("lower_ttls", steps::lower_ttls(&ctx)).await?;
         ctx.step("promote", steps::promote(&ctx)).await?;
-        ctx.step("shift_traffic", steps::shift_traffic(&ctx)).await?;
+        ctx.step("shift_traffic", steps::shift_traffic(&ctx))
+            .await?;
         ctx.step("verify_shift", verify(&ctx, &verifiers, Side::Secondary))
             .await?;
         ctx.step("soak", async {
@@ -197,7 +201,9 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
                 ctx.undoer().undo(&outstanding).await
             }
             Err(e) => {
-                result.errors.push(format!("could not read the journal to roll back: {e}"));
+                result
+                    .errors
+                    .push(format!("could not read the journal to roll back: {e}"));
                 Vec::new()
             }
         };

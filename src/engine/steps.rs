@@ -139,13 +139,12 @@ pub async fn promote(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     let sync = global
         .member(to)
         .and_then(|m| m.synchronization_status.clone());
-    if sync.as_deref() != Some("connected") {
+    if let Some(status) = sync.as_deref()
+        && status != "connected"
+    {
         return Err(StepError::Drift {
             resource,
-            detail: format!(
-                "secondary {to} is {} now, not connected",
-                sync.as_deref().unwrap_or("unknown")
-            ),
+            detail: format!("secondary {to} is {status} now, not connected"),
         });
     }
     let seq = ctx.intent(
@@ -280,7 +279,9 @@ pub async fn fail_back(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
         ctx.measure("failback_promotion_ms", took);
     }
     let routing = ctx.undo_step(SHIFT_TRAFFIC).await?;
-    Ok(json!({ "writer_restored": writer > 0, "routing_changes_restored": routing, "failback_promotion_ms": took }))
+    Ok(
+        json!({ "writer_restored": writer > 0, "routing_changes_restored": routing, "failback_promotion_ms": took }),
+    )
 }
 
 /// Puts every TTL back.

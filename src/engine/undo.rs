@@ -151,14 +151,8 @@ impl Undoer<'_> {
                     .collect();
                 // The values are restored once Route 53 accepts them; INSYNC is propagation, so a
                 // slow one is reported but does not make the restore incomplete.
-                if let Err(e) = wait::insync(
-                    self.cloud,
-                    self.clock,
-                    &ids,
-                    self.poll,
-                    self.insync_timeout,
-                )
-                .await
+                if let Err(e) =
+                    wait::insync(self.cloud, self.clock, &ids, self.poll, self.insync_timeout).await
                 {
                     tracing::warn!("restored records in zone {zone}, but {e}");
                 }
@@ -188,7 +182,9 @@ impl Undoer<'_> {
         if now != *after {
             return Some(self.failed(
                 entry,
-                format!("changed by someone else during the drill (now {now:?}); not overwriting it"),
+                format!(
+                    "changed by someone else during the drill (now {now:?}); not overwriting it"
+                ),
             ));
         }
         match self
@@ -216,7 +212,10 @@ impl Undoer<'_> {
         else {
             return None;
         };
-        match self.writer_back(global_cluster, region, before, after).await {
+        match self
+            .writer_back(global_cluster, region, before, after)
+            .await
+        {
             Ok(how) => {
                 self.restored(entry, how);
                 None

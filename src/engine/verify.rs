@@ -50,7 +50,10 @@ impl Verifier for ControlPlane {
             .describe_global_cluster(&ctx.drill.regions.secondary, &db.global_cluster)
             .await
             .map_err(|e| e.to_string())?;
-        let writer = global.writer().map(|w| w.region.clone()).unwrap_or_default();
+        let writer = global
+            .writer()
+            .map(|w| w.region.clone())
+            .unwrap_or_default();
         if writer != region || global.failover_state.is_some() {
             return Err(format!("the writer is in {writer}, not {region}"));
         }

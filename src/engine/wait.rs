@@ -59,13 +59,19 @@ pub async fn insync(
     timeout: Duration,
 ) -> Result<(), WaitError> {
     for id in change_ids {
-        until(clock, &format!("Route 53 change {id} to be INSYNC"), poll, timeout, || async {
-            let info = cloud.route53.get_change(id).await?;
-            Ok(match info.status {
-                ChangeStatus::Insync => Ok(()),
-                ChangeStatus::Pending => Err("PENDING".to_string()),
-            })
-        })
+        until(
+            clock,
+            &format!("Route 53 change {id} to be INSYNC"),
+            poll,
+            timeout,
+            || async {
+                let info = cloud.route53.get_change(id).await?;
+                Ok(match info.status {
+                    ChangeStatus::Insync => Ok(()),
+                    ChangeStatus::Pending => Err("PENDING".to_string()),
+                })
+            },
+        )
         .await?;
     }
     Ok(())
@@ -82,7 +88,10 @@ pub async fn no_failover_state(
 ) -> Result<GlobalCluster, WaitError> {
     let what = format!("global cluster {global_cluster} to finish its switchover or failover");
     until(clock, &what, poll, timeout, || async {
-        let g = cloud.rds.describe_global_cluster(region, global_cluster).await?;
+        let g = cloud
+            .rds
+            .describe_global_cluster(region, global_cluster)
+            .await?;
         Ok(match &g.failover_state {
             None => Ok(g),
             Some(fs) => Err(format!("FailoverState {}", fs.status)),
@@ -103,13 +112,18 @@ pub async fn promoted(
 ) -> Result<GlobalCluster, WaitError> {
     let what = format!("{target} to become the writer of {global_cluster}");
     until(clock, &what, poll, timeout, || async {
-        let g = cloud.rds.describe_global_cluster(region, global_cluster).await?;
+        let g = cloud
+            .rds
+            .describe_global_cluster(region, global_cluster)
+            .await?;
         let writer = g.writer().map(|m| m.cluster_arn.clone());
-        Ok(match (&g.failover_state, writer.as_deref() == Some(target)) {
-            (None, true) => Ok(g),
-            (Some(fs), _) => Err(format!("FailoverState {}", fs.status)),
-            (None, false) => Err(format!("writer {}", writer.unwrap_or_default())),
-        })
+        Ok(
+            match (&g.failover_state, writer.as_deref() == Some(target)) {
+                (None, true) => Ok(g),
+                (Some(fs), _) => Err(format!("FailoverState {}", fs.status)),
+                (None, false) => Err(format!("writer {}", writer.unwrap_or_default())),
+            },
+        )
     })
     .await
 }
@@ -126,7 +140,10 @@ pub async fn member_connected(
 ) -> Result<(), WaitError> {
     let what = format!("{member} to be a connected member of {global_cluster}");
     until(clock, &what, poll, timeout, || async {
-        let g = cloud.rds.describe_global_cluster(region, global_cluster).await?;
+        let g = cloud
+            .rds
+            .describe_global_cluster(region, global_cluster)
+            .await?;
         Ok(match g.member(member) {
             None => Err("not a member".to_string()),
             Some(m) if m.is_writer => Ok(()),

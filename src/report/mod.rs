@@ -74,7 +74,13 @@ pub struct TimeInfo {
 }
 
 impl Report {
-    pub fn new(drill: &Drill, result: &RunResult, failback: bool, exit_code: i32, scale: f64) -> Self {
+    pub fn new(
+        drill: &Drill,
+        result: &RunResult,
+        failback: bool,
+        exit_code: i32,
+        scale: f64,
+    ) -> Self {
         let recover_command = (result.outcome == Outcome::RollbackIncomplete)
             .then(|| format!("drill recover {}", result.run_id));
         Report {

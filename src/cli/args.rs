@@ -1,0 +1,107 @@
+//! The command-line arguments, with help text for every command and flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "drill",
+    version,
+    about = "Scripted, journaled failover drills for services running in two AWS regions",
+    long_about = "Runs a failover drill: lowers Route 53 TTLs, promotes the Aurora Global Database \
+secondary, moves traffic to the other region, verifies it moved, fails back, verifies recovery and \
+restores every original value. Every change is journaled before it is made and undone on failure, \
+SIGINT or SIGTERM; `drill recover` finishes the job after a crash.",
+    after_help = exit::HELP
+)]
+pub struct Cli {
+    /// Where journals, locks and reports live [default: $XDG_STATE_HOME/drill or ~/.local/state/drill]
+    #[arg(long, global = true, env = "DRILL_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// The AWS profile to use (otherwise the default credential chain)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// How log lines on stderr are written
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More detail in the logs (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check drill files (or every *.toml in folders) and print every problem as PATH:LINE:COL
+    #[command(after_help = "Exit codes: 0 every file is valid, 2 a file is invalid.")]
+    Validate(ValidateArgs),
+    /// Run the read-only preflight and print the ordered actions a run would take
+    #[command(
+        after_help = "Exit codes: 0 ready to run, 2 invalid drill file, 3 not ready (each reason printed)."
+    )]
+    Plan(PlanArgs),
+    /// Run a drill (asks for the drill's name on a terminal unless --yes)
+    #[command(after_help = exit::HELP)]
+    Run(RunArgs),
+    /// Finish a run that did not finish: restore everything its journal says is still changed
+    #[command(
+        after_help = "Exit codes: 0 everything restored (or nothing was left), 2 no such run, 5 something could not be restored."
+    )]
+    Recover(RecoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Drill files or folders of drill files
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The drill file
+    pub file: PathBuf,
+    /// Plan as `drill run --no-failback` would run
+    #[arg(long)]
+    pub no_failback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The drill file
+    pub file: PathBuf,
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Where to write the JSON report [default: <state-dir>/reports/<run-id>.json]
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Stay in the secondary region: skip the fail-back, restore only the TTLs
+    #[arg(long)]
+    pub no_failback: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RecoverArgs {
+    /// The run to recover (its id is in every message and report)
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    /// Recover the most recently started run
+    #[arg(long)]
+    pub latest: bool,
+}

@@ -1,0 +1,114 @@
+//! What the commands share: logging, the state directory, loading a drill, reaching the cloud,
+//! and turning SIGINT/SIGTERM into a cancellation.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cloud::Cloud;
+use crate::cloud::aws::{AwsOptions, connect};
+use crate::engine::journal::Connection;
+use crate::spec::{self, Drill};
+
+use super::args::{Cli, LogFormat};
+use super::{CliError, exit};
+
+/// How often the engine polls the cloud while waiting, against real AWS.
+pub const POLL: Duration = Duration::from_secs(5);
+
+pub fn init_logging(cli: &Cli) {
+    let level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    // The SDK's own logs stay at warn unless asked: they are noisy and could echo request details.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DRILL_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,failover_drill={level}"))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match cli.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub fn state_dir(cli: &Cli) -> Result<PathBuf, CliError> {
+    if let Some(dir) = &cli.state_dir {
+        return Ok(dir.clone());
+    }
+    if let Some(xdg) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("drill"));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/drill")),
+        None => Err(CliError::Usage(
+            "cannot choose a state directory: set --state-dir, DRILL_STATE_DIR, XDG_STATE_HOME or HOME"
+                .to_string(),
+        )),
+    }
+}
+
+pub fn load(path: &Path) -> Result<Drill, CliError> {
+    spec::load(path).map_err(|e| CliError::Invalid(e.to_string()))
+}
+
+/// The AWS implementation of the cloud traits, for the drill's two regions.
+pub async fn aws(cli: &Cli, regions: Vec<String>) -> Result<Cloud, CliError> {
+    connect(AwsOptions {
+        profile: cli.profile.clone(),
+        endpoint_url: None,
+        static_credentials: None,
+        regions,
+    })
+    .await
+    .map_err(|e| CliError::Refused(format!("cannot reach AWS: {e}")))
+}
+
+/// The cloud a journaled run used: its profile (unless `--profile` overrides) and endpoint.
+pub async fn aws_for(cli: &Cli, connection: &Connection) -> Result<Cloud, CliError> {
+    connect(AwsOptions {
+        profile: cli.profile.clone().or_else(|| connection.profile.clone()),
+        endpoint_url: connection.endpoint_url.clone(),
+        static_credentials: None,
+        regions: connection.regions.clone(),
+    })
+    .await
+    .map_err(|e| CliError::Refused(format!("cannot reach AWS: {e}")))
+}
+
+/// The first SIGINT or SIGTERM cancels the token (the run rolls back); a second SIGINT exits at
+/// once, leaving the journal for `drill recover`.
+pub fn cancel_on_signals(run_id: &str) -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let run_id = run_id.to_string();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::error!("cannot listen for signals; Ctrl-C will not roll back");
+            return;
+        };
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        tracing::warn!(
+            "{name}: stopping and rolling back every change (press Ctrl-C again to stop at once and leave the rest to `drill recover {run_id}`)"
+        );
+        cancel.cancel();
+        int.recv().await;
+        eprintln!(
+            "second SIGINT: stopping now without finishing the rollback. The journal is kept; run `drill recover {run_id}` to restore what is still changed."
+        );
+        std::process::exit(exit::ROLLBACK_INCOMPLETE);
+    });
+    token
+}

@@ -1,0 +1,35 @@
+//! Exit codes: the one place they are defined. Documented in `drill --help` and the README.
+
+use crate::engine::Outcome;
+
+/// The drill completed, everything was restored and every SLO was met.
+pub const PASSED: i32 = 0;
+/// The drill completed and everything was restored, but an SLO was missed.
+pub const SLO_FAILED: i32 = 1;
+/// Usage error or an invalid drill file; nothing was changed.
+pub const USAGE: i32 = 2;
+/// Preflight refused the drill (or another run holds its target); nothing was changed.
+pub const REFUSED: i32 = 3;
+/// The drill was aborted (a failure or a signal) and every change was rolled back.
+pub const ROLLED_BACK: i32 = 4;
+/// Something the drill changed is still changed; the message says what, and `drill recover` fixes it.
+pub const ROLLBACK_INCOMPLETE: i32 = 5;
+
+pub const HELP: &str = "\
+Exit codes:
+  0  passed: the drill completed, everything was restored, every SLO met
+  1  slo_failed: completed and fully restored, but an SLO was missed
+  2  usage error or invalid drill file (nothing changed)
+  3  refused: preflight found the world not ready, or the target is locked (nothing changed)
+  4  rolled_back: aborted by a failure or a signal, and every change was rolled back
+  5  rollback_incomplete: something is still changed; run the printed `drill recover` command";
+
+pub fn for_outcome(outcome: Outcome) -> i32 {
+    match outcome {
+        Outcome::Passed => PASSED,
+        Outcome::SloFailed => SLO_FAILED,
+        Outcome::Refused => REFUSED,
+        Outcome::RolledBack => ROLLED_BACK,
+        Outcome::RollbackIncomplete => ROLLBACK_INCOMPLETE,
+    }
+}

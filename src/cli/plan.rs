@@ -1,0 +1,48 @@
+//! `drill plan FILE`: read-only preflight, then the ordered actions a run would take.
+
+use crate::engine::plan::actions;
+use crate::engine::preflight::preflight;
+
+use super::args::{Cli, PlanArgs};
+use super::common;
+use super::{CliError, exit};
+
+pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
+    let drill = common::load(&args.file)?;
+    let cloud = common::aws(
+        cli,
+        vec![
+            drill.regions.primary.clone(),
+            drill.regions.secondary.clone(),
+        ],
+    )
+    .await?;
+    let plan = match preflight(&drill, &cloud).await {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            eprintln!(
+                "drill {} is not ready; nothing would be changed:",
+                drill.name
+            );
+            for reason in &refusal.reasons {
+                eprintln!("  - {reason}");
+            }
+            return Ok(exit::REFUSED);
+        }
+    };
+    let failback = drill.failback && !args.no_failback;
+    println!(
+        "drill {} ({} from {} to {}): ready. A run would:",
+        drill.name,
+        drill.database.mode.as_str(),
+        drill.regions.primary,
+        drill.regions.secondary
+    );
+    for (i, action) in actions(&drill, &plan, failback).iter().enumerate() {
+        println!("{:>3}. {action}", i + 1);
+    }
+    for warning in &plan.warnings {
+        println!("warning: {warning}");
+    }
+    Ok(exit::PASSED)
+}

@@ -1,0 +1,219 @@
+//! The AWS implementation of the cloud traits, over aws-sdk-route53 and aws-sdk-rds. SDK types are
+//! converted to the domain's here and nowhere else.
+//!
+//! Route 53 is global: one client, signed for the partition's home region (us-east-1 in the `aws`
+//! partition). RDS gets one client per drill region. Every Route 53 request of the process is paced
+//! to stay under the 5 requests/s account limit, and `Throttling` / `PriorRequestNotComplete` are
+//! retried by the SDK's standard retry strategy (its classifier lists both as throttling errors).
+
+mod batches;
+mod errors;
+mod pacing;
+mod rds;
+mod records;
+mod route53;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_route53::config::retry::RetryConfig;
+use aws_sdk_route53::config::{Region, SharedHttpClient};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{ConnectorBuilder, tls};
+
+pub use pacing::{ROUTE53_INTERVAL, RateLimiter};
+
+use crate::cloud::{Cloud, CloudError};
+use pacing::PacedHttpClient;
+
+/// Attempts per Route 53 call (the first and seven retries). With the SDK's exponential backoff and
+/// full jitter (1 s base, 20 s cap) this rides out about a minute of throttling.
+pub const ROUTE53_MAX_ATTEMPTS: u32 = 8;
+
+/// How to reach AWS.
+#[derive(Clone, Default)]
+pub struct AwsOptions {
+    /// A named profile (`--profile`); otherwise the default chain picks one.
+    pub profile: Option<String>,
+    /// An explicit endpoint for every service (the lab uses this). Without it, `AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_ROUTE_53` and `AWS_ENDPOINT_URL_RDS` are honoured as aws-config does.
+    pub endpoint_url: Option<String>,
+    /// A fixed access key and secret (the lab's); otherwise the default credential chain.
+    pub static_credentials: Option<(String, String)>,
+    /// One RDS client per region.
+    pub regions: Vec<String>,
+}
+
+impl fmt::Debug for AwsOptions {
+    // The secret key never reaches a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsOptions")
+            .field("profile", &self.profile)
+            .field("endpoint_url", &self.endpoint_url)
+            .field(
+                "static_credentials",
+                &self.static_credentials.as_ref().map(|_| "** redacted **"),
+            )
+            .field("regions", &self.regions)
+            .finish()
+    }
+}
+
+/// Builds the clients. Nothing is sent yet: credentials are resolved on the first call.
+pub async fn connect(opts: AwsOptions) -> Result<Cloud, CloudError> {
+    for region in &opts.regions {
+        check_region(region)?;
+    }
+    let route53_region = route53_region(&opts.regions);
+    // The loader's own region only keeps it from probing the environment and instance metadata for
+    // one; every client below names its region explicitly.
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(route53_region))
+        .http_client(default_https_client());
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some((access_key, secret)) = &opts.static_credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            access_key,
+            secret,
+            None,
+            None,
+            "failover-drill-static",
+        ));
+    }
+    let sdk_config = loader.load().await;
+
+    let route53 = aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::config::Builder::from(&sdk_config)
+            .region(Region::new(route53_region))
+            .build(),
+    );
+    let rds = opts
+        .regions
+        .iter()
+        .map(|region| {
+            let conf = aws_sdk_rds::config::Builder::from(&sdk_config)
+                .region(Region::new(region.clone()))
+                .build();
+            (region.clone(), aws_sdk_rds::Client::from_conf(conf))
+        })
+        .collect();
+    Ok(from_clients(route53, rds))
+}
+
+/// The cloud over already-built SDK clients (tests build them against mocks). The Route 53 client
+/// gets this module's policy on top of its own configuration: the process-wide pacing and
+/// [`ROUTE53_MAX_ATTEMPTS`] standard retries.
+pub fn from_clients(
+    route53: aws_sdk_route53::Client,
+    rds: HashMap<String, aws_sdk_rds::Client>,
+) -> Cloud {
+    from_clients_with_limiter(route53, rds, RateLimiter::route53())
+}
+
+/// [`from_clients`] with a private limiter instead of the process-wide one (for tests that must not
+/// share pacing with other tests).
+pub fn from_clients_with_limiter(
+    route53: aws_sdk_route53::Client,
+    rds: HashMap<String, aws_sdk_rds::Client>,
+    limiter: Arc<RateLimiter>,
+) -> Cloud {
+    let conf = route53.config();
+    let http = conf.http_client().unwrap_or_else(default_https_client);
+    let conf = conf
+        .to_builder()
+        .http_client(PacedHttpClient::new(http, limiter))
+        .retry_config(RetryConfig::standard().with_max_attempts(ROUTE53_MAX_ATTEMPTS))
+        .build();
+    Cloud {
+        route53: Arc::new(route53::AwsRoute53::new(
+            aws_sdk_route53::Client::from_conf(conf),
+        )),
+        rds: Arc::new(rds::AwsGlobalDatabase::new(rds)),
+    }
+}
+
+/// The region Route 53 requests are signed for: the home region of the drill regions' partition.
+fn route53_region(regions: &[String]) -> &'static str {
+    match regions.first().map(String::as_str) {
+        Some(r) if r.starts_with("cn-") => "cn-northwest-1",
+        Some(r) if r.starts_with("us-gov-") => "us-gov-west-1",
+        _ => "us-east-1",
+    }
+}
+
+fn check_region(region: &str) -> Result<(), CloudError> {
+    let well_formed = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if well_formed {
+        Ok(())
+    } else {
+        Err(CloudError::Api {
+            operation: "connect".to_string(),
+            resource: format!("region {region:?}"),
+            code: "InvalidRegion".to_string(),
+            message: "a region is lower-case letters, digits and dashes, like us-east-1"
+                .to_string(),
+        })
+    }
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, proxy settings from the environment), built
+/// here because the pacing wrapper needs a client to wrap.
+fn default_https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(ProxyConfig::from_env()));
+        builder.build()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route53_is_signed_for_the_partition_home_region() {
+        let r = |v: &[&str]| route53_region(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(r(&["us-west-2", "eu-west-1"]), "us-east-1");
+        assert_eq!(r(&[]), "us-east-1");
+        assert_eq!(r(&["cn-north-1"]), "cn-northwest-1");
+        assert_eq!(r(&["us-gov-east-1"]), "us-gov-west-1");
+    }
+
+    #[test]
+    fn options_never_print_the_secret() {
+        let opts = AwsOptions {
+            static_credentials: Some(("AKIDEXAMPLE".into(), "wJalrXUtnFEMI/K7MDENG".into())),
+            ..AwsOptions::default()
+        };
+        let printed = format!("{opts:?}");
+        assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
+        assert!(!printed.contains("AKIDEXAMPLE"), "{printed}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_region_is_refused() {
+        let opts = AwsOptions {
+            regions: vec!["us-east-1".into(), "US East".into()],
+            ..AwsOptions::default()
+        };
+        let err = connect(opts).await.err().expect("refused");
+        assert_eq!(err.code(), Some("InvalidRegion"));
+    }
+}

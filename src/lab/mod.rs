@@ -1,0 +1,1 @@
+//! The lab: a simulated two-region AWS world on loopback.

@@ -1,0 +1,89 @@
+//! Drill files: parsing, validation with `file:line:col` diagnostics, and the validated model.
+//!
+//! A file is read once into toml's span-keeping document and walked by a small reader that records
+//! every problem (syntax, unknown keys, types, missing keys, semantic rules) instead of stopping at
+//! the first. Nothing outside this module sees an unvalidated drill: `load` returns a `Drill` or
+//! every reason it is not one. The format is documented in `docs/drill-format.md`.
+
+mod checks;
+mod diagnostic;
+mod drill;
+mod files;
+mod groups;
+pub mod model;
+mod reader;
+pub mod regions;
+mod schedule;
+mod suggest;
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use toml::de::DeTable;
+
+pub use checks::RECORD_TYPES;
+pub use diagnostic::{Diagnostic, FILE_KEY, SpecErrors};
+pub use drill::{
+    DEFAULT_INSYNC, DEFAULT_PROMOTION, DEFAULT_SOAK, DEFAULT_TTL, DEFAULT_VERIFY, MAX_TTL,
+};
+pub use files::drill_files;
+pub use model::*;
+pub use schedule::parse_cron;
+
+/// Reads and validates a drill file. An unreadable file is one diagnostic; `Drill::sha256` is the
+/// hash of the file's bytes.
+pub fn load(path: &Path) -> Result<Drill, SpecErrors> {
+    let fail = |d: Diagnostic| SpecErrors {
+        path: path.to_path_buf(),
+        diagnostics: vec![d],
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        fail(Diagnostic::file(
+            path,
+            format!("cannot read the drill file: {e}"),
+        ))
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        // Point at the first bad byte: everything before it is valid text.
+        let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        fail(Diagnostic {
+            line,
+            col,
+            ..Diagnostic::file(path, "the file is not valid UTF-8 (TOML files must be)")
+        })
+    })?;
+    parse(path, text)
+}
+
+/// Validates drill text; `path` is used for diagnostics and recorded in the `Drill`.
+pub fn parse(path: &Path, text: &str) -> Result<Drill, SpecErrors> {
+    let sha256 = format!("{:x}", Sha256::digest(text.as_bytes()));
+    let (doc, syntax) = DeTable::parse_recoverable(text);
+    let mut r = reader::Reader::new(!syntax.is_empty());
+    for e in &syntax {
+        r.syntax(
+            e.span().unwrap_or(0..0),
+            format!("invalid TOML: {}", e.message()),
+        );
+    }
+    let drill = drill::read(&mut r, &reader::Table::root(&doc), path, sha256);
+    let diagnostics = r.finish(path, text);
+    match drill {
+        Some(drill) if diagnostics.is_empty() => Ok(drill),
+        _ if !diagnostics.is_empty() => Err(SpecErrors {
+            path: path.to_path_buf(),
+            diagnostics,
+        }),
+        // Every rejection records its reason; reaching this is a bug, but say so rather than
+        // accept the file or panic.
+        _ => Err(SpecErrors {
+            path: path.to_path_buf(),
+            diagnostics: vec![Diagnostic::file(
+                path,
+                "internal error: the file was rejected without a reason; please report this",
+            )],
+        }),
+    }
+}
