@@ -5,5 +5,6 @@ mod aws_mocks;
 mod aws_moto;
 mod cli_moto;
 mod engine;
+mod lab;
 mod support;
 mod validate;

@@ -57,6 +57,12 @@ pub enum Command {
     /// Run a drill (asks for the drill's name on a terminal unless --yes)
     #[command(after_help = exit::HELP)]
     Run(RunArgs),
+    /// Serve the embedded lab (a simulated two-region AWS world on loopback) until SIGINT/SIGTERM
+    #[command(
+        after_help = "Prints one JSON line first: {\"aws_endpoint\": ..., \"dns\": ..., \"regions\": {REGION: {\"app\": URL}}}.\nPoint any AWS SDK or the AWS CLI at aws_endpoint with the lab's static credentials \
+(AWS_ACCESS_KEY_ID=LABACCESSKEY AWS_SECRET_ACCESS_KEY=lab-secret-key), and dig at dns."
+    )]
+    Lab(LabServeArgs),
     /// Finish a run that did not finish: restore everything its journal says is still changed
     #[command(
         after_help = "Exit codes: 0 everything restored (or nothing was left), 2 no such run, 5 something could not be restored."
@@ -71,10 +77,41 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// Running against the embedded lab instead of AWS.
+#[derive(Debug, Args, Clone)]
+pub struct LabArgs {
+    /// Run against the embedded lab, seeded from the drill file, instead of AWS
+    #[arg(long)]
+    pub lab: bool,
+    /// A lab fault to inject (repeatable), e.g. throttle=0.2, switchover-fails,
+    /// primary-outage@promote, replication-lag=5s, dns-silent, secondary-pending-resync,
+    /// slow-insync=300s
+    #[arg(long, value_name = "FAULT", requires = "lab")]
+    pub fault: Vec<String>,
+    /// Modelled seconds per wall second in the lab [default: 30]
+    #[arg(long, value_name = "X", requires = "lab")]
+    pub time_scale: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabServeArgs {
+    /// Drill file or folder of drill files to seed the world from
+    #[arg(long, value_name = "PATH", required = true)]
+    pub world: Vec<PathBuf>,
+    /// A lab fault to inject (repeatable); see `drill run --help`
+    #[arg(long, value_name = "FAULT")]
+    pub fault: Vec<String>,
+    /// Modelled seconds per wall second [default: 30]
+    #[arg(long, value_name = "X")]
+    pub time_scale: Option<f64>,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The drill file
     pub file: PathBuf,
+    #[command(flatten)]
+    pub lab: LabArgs,
     /// Plan as `drill run --no-failback` would run
     #[arg(long)]
     pub no_failback: bool,
@@ -84,6 +121,8 @@ pub struct PlanArgs {
 pub struct RunArgs {
     /// The drill file
     pub file: PathBuf,
+    #[command(flatten)]
+    pub lab: LabArgs,
     /// Do not ask for confirmation (required when stdin is not a terminal)
     #[arg(long)]
     pub yes: bool,

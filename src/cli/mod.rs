@@ -4,6 +4,7 @@
 mod args;
 mod common;
 pub mod exit;
+mod lab;
 mod plan;
 mod recover;
 mod run;
@@ -75,6 +76,7 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Validate(a) => validate::validate(a),
         Command::Plan(a) => plan::plan(&cli, a).await,
         Command::Run(a) => run::run(&cli, a).await,
+        Command::Lab(a) => lab::serve(a).await,
         Command::Recover(a) => recover::recover(&cli, a).await,
     }
 }

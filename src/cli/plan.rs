@@ -4,20 +4,13 @@ use crate::engine::plan::actions;
 use crate::engine::preflight::preflight;
 
 use super::args::{Cli, PlanArgs};
-use super::common;
 use super::{CliError, exit};
+use super::{common, lab};
 
 pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
     let drill = common::load(&args.file)?;
-    let cloud = common::aws(
-        cli,
-        vec![
-            drill.regions.primary.clone(),
-            drill.regions.secondary.clone(),
-        ],
-    )
-    .await?;
-    let plan = match preflight(&drill, &cloud).await {
+    let target = lab::target(cli, &drill, &args.lab).await?;
+    let plan = match preflight(&drill, &target.cloud).await {
         Ok(plan) => plan,
         Err(refusal) => {
             eprintln!(

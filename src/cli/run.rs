@@ -3,14 +3,12 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::clock::Clock;
-use crate::engine::journal::Connection;
 use crate::engine::{self, Outcome, RunOptions};
 use crate::report::Report;
 
 use super::args::{Cli, RunArgs};
-use super::common;
 use super::{CliError, exit};
+use super::{common, lab};
 
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     let drill = common::load(&args.file)?;
@@ -21,35 +19,34 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         &drill.regions.secondary,
         args.yes,
     )?;
-    let regions = vec![
-        drill.regions.primary.clone(),
-        drill.regions.secondary.clone(),
-    ];
-    let cloud = common::aws(cli, regions.clone()).await?;
-    let clock = Clock::real();
-    let run_id = engine::new_run_id(&clock);
+    let target = lab::target(cli, &drill, &args.lab).await?;
+    let initial = target.lab.as_ref().map(|(world, _)| world.snapshot());
+    let run_id = engine::new_run_id(&target.clock);
     let failback = drill.failback && !args.no_failback;
     let opts = RunOptions {
         state_dir: state_dir.clone(),
         run_id: run_id.clone(),
         failback,
         cancel: common::cancel_on_signals(&run_id),
-        connection: Connection {
-            profile: cli.profile.clone(),
-            // Recorded so `drill recover` reaches the same endpoint from another shell.
-            endpoint_url: std::env::var("AWS_ENDPOINT_URL")
-                .ok()
-                .filter(|v| !v.is_empty()),
-            lab: false,
-            regions,
-        },
-        poll: common::POLL,
-        clock,
+        connection: target.connection.clone(),
+        poll: target.poll,
+        clock: target.clock.clone(),
     };
     tracing::info!(run_id = %run_id, drill = %drill.name, "drill starting");
-    let result = engine::run(&drill, &cloud, &opts).await;
+    let result = engine::run(&drill, &target.cloud, &opts).await;
     let code = exit::for_outcome(result.outcome);
-    let report = Report::new(&drill, &result, failback, code, opts.clock.scale());
+    let mut report = Report::new(&drill, &result, failback, code, opts.clock.scale());
+    if let (Some((world, lab_opts)), Some(initial)) = (&target.lab, &initial) {
+        let end = world.snapshot();
+        report.lab = Some(serde_json::json!({
+            "time_scale": lab_opts.time_scale,
+            "faults": lab_opts.faults.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+            "world_restored": end == *initial,
+            "initial_state": initial,
+            "final_state": end,
+            "ground_truth": world.ground_truth(),
+        }));
+    }
     let path = args
         .report
         .clone()

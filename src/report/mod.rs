@@ -44,6 +44,10 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<PathBuf>,
     pub time: TimeInfo,
+    /// Lab runs only: the time scale, the faults, whether the world ended as it began, and the
+    /// lab's ground truth (every control-plane call, state change, write outage and DNS change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ impl Report {
                 clock: if scale == 1.0 { "real" } else { "modelled" }.to_string(),
                 scale,
             },
+            lab: None,
         }
     }
 

@@ -1,15 +1,17 @@
-//! `[[groups]]` and `[[groups.records]]`: which records a drill touches, how it shifts their
-//! traffic, and the rules that make a shift complete (all traffic moves, nothing is listed twice).
+//! `[[groups]]`: which records a drill touches and how it shifts their traffic, plus the
+//! file-wide rules (unique group names, no record listed twice). Records are read in `records.rs`;
+//! the per-style traffic rules live in `traffic.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::cloud::ZoneRef;
 
 use super::checks;
 use super::drill::check;
-use super::model::{RecordGroup, RecordSpec, Regions, Traffic};
-use super::reader::{At, Field, Reader, Table};
-use super::regions;
+use super::model::{RecordGroup, Regions, Traffic};
+use super::reader::{Field, Reader, Table};
+use super::records::{self, Draft};
+use super::traffic;
 
 const GROUP_KEYS: &[&str] = &[
     "name",
@@ -19,7 +21,6 @@ const GROUP_KEYS: &[&str] = &[
     "health_check",
     "records",
 ];
-const RECORD_KEYS: &[&str] = &["name", "type", "set_identifier", "region", "drill_weight"];
 
 /// Which traffic style a group declared (before its health check is known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,57 +39,6 @@ impl Style {
         }
     }
 }
-
-/// One `[[groups.records]]` as read, before the group's traffic rules are applied.
-struct Draft<'d, 'i> {
-    table: Table<'d, 'i>,
-    /// Fully qualified, lower case.
-    name: Field<At<String>>,
-    /// Upper case.
-    rtype: Field<At<String>>,
-    set_identifier: Field<At<String>>,
-    region: Field<At<String>>,
-    drill_weight: Field<At<i64>>,
-}
-
-impl Draft<'_, '_> {
-    fn spec(&self) -> Option<RecordSpec> {
-        let optional = |f: &Field<At<String>>| match f {
-            Field::Present(v) => Some(Some(v.value.clone())),
-            Field::Absent => Some(None),
-            Field::Invalid => None,
-        };
-        Some(RecordSpec {
-            name: self.name.as_present()?.value.clone(),
-            rtype: self.rtype.as_present()?.value.clone(),
-            set_identifier: optional(&self.set_identifier)?,
-            region: optional(&self.region)?,
-            drill_weight: match &self.drill_weight {
-                Field::Present(w) => Some(w.value),
-                Field::Absent => None,
-                Field::Invalid => return None,
-            },
-        })
-    }
-
-    fn region(&self) -> Option<&str> {
-        self.region.as_present().map(|r| r.value.as_str())
-    }
-
-    fn weight(&self) -> Option<i64> {
-        self.drill_weight.as_present().map(|w| w.value)
-    }
-
-    /// `api.example.com. A`, for messages.
-    fn label(&self) -> Option<String> {
-        Some(format!(
-            "{} {}",
-            self.name.as_present()?.value,
-            self.rtype.as_present()?.value
-        ))
-    }
-}
-
 /// Reads every group; None when anything is wrong.
 pub(super) fn read(
     r: &mut Reader,
@@ -315,11 +265,11 @@ fn read_group(r: &mut Reader, table: &Table, regions: Option<&Regions>) -> Optio
         Some(ZoneRef::Name(z)) => Some(z.as_str()),
         _ => None,
     };
-    let drafts = read_records(r, table, zone_name, regions);
+    let drafts = records::read(r, table, zone_name, regions);
     if let (Some(drafts), Some(style)) = (&drafts, style.as_present()) {
         match style {
-            Style::Weighted => weighted_rules(r, table, drafts, regions),
-            Style::Failover => failover_rules(r, table, drafts, regions),
+            Style::Weighted => traffic::weighted(r, table, drafts, regions),
+            Style::Failover => traffic::failover(r, table, drafts, regions),
             Style::None => {}
         }
         if *style != Style::Weighted {
@@ -388,344 +338,5 @@ fn read_zone(r: &mut Reader, table: &Table) -> Option<ZoneRef> {
             None
         }
         _ => None,
-    }
-}
-
-/// Reads `records`; None when the list itself is unusable (each record's own problems are kept in
-/// its draft).
-fn read_records<'d, 'i>(
-    r: &mut Reader,
-    group: &Table<'d, 'i>,
-    zone: Option<&str>,
-    regions: Option<&Regions>,
-) -> Option<Vec<Draft<'d, 'i>>> {
-    let records = match r.tables(group, "records", "one or more [[groups.records]] tables") {
-        Field::Present(t) => t,
-        Field::Absent => {
-            r.missing(
-                group,
-                "records",
-                "missing [[groups.records]]: a group needs at least one record",
-            );
-            return None;
-        }
-        Field::Invalid => return None,
-    };
-    if records.value.is_empty() {
-        r.conflict(
-            records.span,
-            group.key("records"),
-            "a group needs at least one record",
-        );
-        return None;
-    }
-    Some(
-        records
-            .value
-            .into_iter()
-            .map(|table| read_record(r, table, zone, regions))
-            .collect(),
-    )
-}
-
-fn read_record<'d, 'i>(
-    r: &mut Reader,
-    table: Table<'d, 'i>,
-    zone: Option<&str>,
-    regions: Option<&Regions>,
-) -> Draft<'d, 'i> {
-    r.keys(&table, RECORD_KEYS);
-    let t = &table;
-
-    let name = match r.string(t, "name", "a DNS name such as \"api.example.com\"") {
-        Field::Present(n) => match check(r, t, "name", &n, checks::dns_name(&n.value, true)) {
-            Some(fqdn) => {
-                if let Some(zone) = zone {
-                    let inside = fqdn == zone || fqdn.ends_with(&format!(".{zone}"));
-                    if !inside {
-                        r.conflict(
-                            n.span.clone(),
-                            t.key("name"),
-                            format!("{fqdn} is not inside the group's zone {zone}"),
-                        );
-                    }
-                }
-                Field::Present(At {
-                    value: fqdn,
-                    span: n.span,
-                })
-            }
-            None => Field::Invalid,
-        },
-        Field::Absent => {
-            r.missing(
-                t,
-                "name",
-                "missing required key `name` (the record's DNS name)",
-            );
-            Field::Invalid
-        }
-        Field::Invalid => Field::Invalid,
-    };
-
-    let rtype = match r.string(t, "type", "a record type such as \"A\"") {
-        Field::Present(ty) => match check(r, t, "type", &ty, checks::record_type(&ty.value)) {
-            Some(upper) => Field::Present(At {
-                value: upper,
-                span: ty.span,
-            }),
-            None => Field::Invalid,
-        },
-        Field::Absent => {
-            r.missing(t, "type", "missing required key `type` (A, AAAA, CNAME, …)");
-            Field::Invalid
-        }
-        Field::Invalid => Field::Invalid,
-    };
-    if let (Field::Present(n), Field::Present(ty), Some(zone)) = (&name, &rtype, zone)
-        && ty.value == "CNAME"
-        && n.value == zone
-    {
-        r.conflict(
-            ty.span.clone(),
-            t.key("type"),
-            format!(
-                "a CNAME cannot sit at the zone apex ({zone}); use an alias A/AAAA record there"
-            ),
-        );
-    }
-
-    let set_identifier = match r.string(
-        t,
-        "set_identifier",
-        "the record's set identifier as a string",
-    ) {
-        Field::Present(s) => {
-            match check(r, t, "set_identifier", &s, checks::set_identifier(&s.value)) {
-                Some(()) => Field::Present(s),
-                None => Field::Invalid,
-            }
-        }
-        other => other,
-    };
-
-    let region = match r.string(t, "region", "an AWS region name such as \"us-east-1\"") {
-        Field::Present(reg) => match check(r, t, "region", &reg, regions::check(&reg.value)) {
-            Some(_) => {
-                if let Some(regions) = regions
-                    && reg.value != regions.primary
-                    && reg.value != regions.secondary
-                {
-                    r.conflict(
-                        reg.span.clone(),
-                        t.key("region"),
-                        format!(
-                            "region {} is neither regions.primary ({}) nor regions.secondary ({})",
-                            reg.value, regions.primary, regions.secondary
-                        ),
-                    );
-                }
-                Field::Present(reg)
-            }
-            None => Field::Invalid,
-        },
-        other => other,
-    };
-
-    let drill_weight = match r.integer(t, "drill_weight", "a whole number 0 to 255") {
-        Field::Present(w) if (0..=255).contains(&w.value) => Field::Present(w),
-        Field::Present(w) => {
-            r.error(
-                w.span,
-                t.key("drill_weight"),
-                format!(
-                    "drill_weight {} is out of range: Route 53 weights are 0 to 255",
-                    w.value
-                ),
-            );
-            Field::Invalid
-        }
-        other => other,
-    };
-
-    Draft {
-        table,
-        name,
-        rtype,
-        set_identifier,
-        region,
-        drill_weight,
-    }
-}
-
-/// Every weighted record names its set, region and drill weight; each weighted set (records sharing
-/// name and type) lists its primary-region records at weight 0 and gives the secondary region weight.
-fn weighted_rules(r: &mut Reader, group: &Table, drafts: &[Draft], regions: Option<&Regions>) {
-    for d in drafts {
-        for (absent, key, what) in [
-            (
-                d.set_identifier.is_absent(),
-                "set_identifier",
-                "its set identifier in Route 53",
-            ),
-            (
-                d.region.is_absent(),
-                "region",
-                "the region it sends traffic to",
-            ),
-            (
-                d.drill_weight.is_absent(),
-                "drill_weight",
-                "its weight during the drill, 0 to 255",
-            ),
-        ] {
-            if absent {
-                r.missing(
-                    &d.table,
-                    key,
-                    format!("missing `{key}`: every record of a weighted group needs it ({what})"),
-                );
-            }
-        }
-    }
-    let Some(regions) = regions else { return };
-    for d in drafts {
-        if let (Some(region), Some(w)) = (d.region(), d.drill_weight.as_present())
-            && region == regions.primary
-            && w.value != 0
-        {
-            r.conflict(
-                w.span.clone(),
-                d.table.key("drill_weight"),
-                format!(
-                    "drill_weight must be 0 for records in the primary region ({}): the drill moves all traffic to the secondary region",
-                    regions.primary
-                ),
-            );
-        }
-    }
-
-    // Judge the sets only when every record reads cleanly and points at one of the two regions;
-    // otherwise the problem already reported would echo here as a missing primary or secondary.
-    let judged = drafts.iter().all(|d| {
-        d.label().is_some()
-            && d.weight().is_some()
-            && d.region()
-                .is_some_and(|x| x == regions.primary || x == regions.secondary)
-    });
-    if !judged {
-        return;
-    }
-    let mut sets: BTreeMap<String, Vec<&Draft>> = BTreeMap::new();
-    for d in drafts {
-        if let Some(label) = d.label() {
-            sets.entry(label).or_default().push(d);
-        }
-    }
-    for (label, set) in sets {
-        let first = set[0];
-        if !set
-            .iter()
-            .any(|d| d.region() == Some(regions.primary.as_str()))
-        {
-            r.conflict(
-                first.table.span.clone(),
-                group.key("records"),
-                format!(
-                    "{label}: no record in the primary region ({}); list the primary-region records with drill_weight = 0, because records the file does not list keep their weight during the drill",
-                    regions.primary
-                ),
-            );
-        }
-        let moves = set
-            .iter()
-            .any(|d| d.region() == Some(regions.secondary.as_str()) && d.weight() > Some(0));
-        if !moves {
-            r.conflict(
-                first.table.span.clone(),
-                group.key("records"),
-                format!(
-                    "{label}: no record in the secondary region ({}) has drill_weight > 0, so the drill would not move its traffic",
-                    regions.secondary
-                ),
-            );
-        }
-    }
-}
-
-/// A failover group is one failover pair: the PRIMARY record in the primary region and the SECONDARY
-/// record in the secondary region, same name and type.
-fn failover_rules(r: &mut Reader, group: &Table, drafts: &[Draft], regions: Option<&Regions>) {
-    if drafts.len() != 2 {
-        // Point at the first record too many, or at the group when one is missing.
-        let span = drafts
-            .get(2)
-            .map_or(group.span.clone(), |d| d.table.span.clone());
-        r.conflict(
-            span,
-            group.key("records"),
-            format!(
-                "traffic = \"failover\" needs exactly two records (the PRIMARY and SECONDARY of one failover pair), found {}",
-                drafts.len()
-            ),
-        );
-        return;
-    }
-    for d in drafts {
-        for (absent, key, what) in [
-            (
-                d.set_identifier.is_absent(),
-                "set_identifier",
-                "its set identifier in Route 53",
-            ),
-            (
-                d.region.is_absent(),
-                "region",
-                "the region it sends traffic to",
-            ),
-        ] {
-            if absent {
-                r.missing(
-                    &d.table,
-                    key,
-                    format!("missing `{key}`: both records of a failover pair need it ({what})"),
-                );
-            }
-        }
-    }
-    let (a, b) = (&drafts[0], &drafts[1]);
-    if let (Some(regions), Some(ra), Some(rb)) = (regions, a.region(), b.region()) {
-        let pair = [ra, rb];
-        let complete =
-            pair.contains(&regions.primary.as_str()) && pair.contains(&regions.secondary.as_str());
-        if !complete {
-            let span = b
-                .region
-                .as_present()
-                .map(|x| x.span.clone())
-                .unwrap_or(b.table.span.clone());
-            r.conflict(
-                span,
-                b.table.key("region"),
-                format!(
-                    "the records point at {ra} and {rb}; a failover pair needs one record in the primary region ({}) and one in the secondary region ({})",
-                    regions.primary, regions.secondary
-                ),
-            );
-        }
-    }
-    if let (Some(la), Some(lb)) = (a.label(), b.label())
-        && la != lb
-    {
-        let span = b
-            .name
-            .as_present()
-            .map(|x| x.span.clone())
-            .unwrap_or(b.table.span.clone());
-        r.conflict(
-            span,
-            b.table.key("name"),
-            format!("the two records of a failover pair share name and type, but these are {la} and {lb}"),
-        );
     }
 }

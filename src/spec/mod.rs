@@ -12,9 +12,11 @@ mod files;
 mod groups;
 pub mod model;
 mod reader;
+mod records;
 pub mod regions;
 mod schedule;
 mod suggest;
+mod traffic;
 
 use std::path::Path;
 

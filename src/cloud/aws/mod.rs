@@ -118,8 +118,9 @@ pub fn from_clients(
     from_clients_with_limiter(route53, rds, RateLimiter::route53())
 }
 
-/// [`from_clients`] with a private limiter instead of the process-wide one (for tests that must not
-/// share pacing with other tests).
+/// [`from_clients`] with a private limiter instead of the process-wide one. For tests: one on paused
+/// time that backs off for minutes of virtual time would otherwise push the shared limiter's next
+/// slot minutes ahead for every other test in the process.
 pub fn from_clients_with_limiter(
     route53: aws_sdk_route53::Client,
     rds: HashMap<String, aws_sdk_rds::Client>,

@@ -1,0 +1,211 @@
+//! The AWS endpoint: one HTTP server on loopback that speaks Route 53 (REST-XML under
+//! `/2013-04-01/`) and RDS (the Query protocol, `POST /` with `Action=…`), so unmodified AWS SDKs
+//! and the AWS CLI work against it with an endpoint URL.
+//!
+//! Every request must be SigV4-signed with the lab's access key (the signature itself is not
+//! verified); RDS takes its region from the credential scope, as AWS does. Errors are AWS-shaped
+//! XML (`<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`) with
+//! the status AWS uses for that code and an `x-amzn-RequestId` header. Every call, answered or
+//! refused, is logged in the ground truth.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::shared::Shared;
+use super::truth::What;
+use super::wire::{credential, decode_form};
+use super::xml::XmlWriter;
+use super::{LAB_ACCESS_KEY_ID, rds_api, route53_api};
+
+pub const ROUTE53_NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
+pub const RDS_NS: &str = "http://rds.amazonaws.com/doc/2014-10-31/";
+
+/// An error as AWS reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status AWS answers this code with.
+    pub fn status(&self) -> StatusCode {
+        match self.code.as_str() {
+            "NoSuchHostedZone"
+            | "NoSuchChange"
+            | "NoSuchHealthCheck"
+            | "GlobalClusterNotFoundFault"
+            | "DBClusterNotFoundFault" => StatusCode::NOT_FOUND,
+            "HealthCheckVersionMismatch" => StatusCode::CONFLICT,
+            "MissingAuthenticationToken"
+            | "InvalidClientTokenId"
+            | "IncompleteSignature"
+            | "AccessDenied" => StatusCode::FORBIDDEN,
+            "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Route53,
+    Rds,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Route53 => "route53",
+            Service::Rds => "rds",
+        }
+    }
+
+    fn namespace(self) -> &'static str {
+        match self {
+            Service::Route53 => ROUTE53_NS,
+            Service::Rds => RDS_NS,
+        }
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+/// Serves until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let result = axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "lab AWS endpoint stopped");
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let query = decode_form(uri.query().unwrap_or(""));
+    let service = if path == "/2013-04-01" || path.starts_with("/2013-04-01/") {
+        Service::Route53
+    } else {
+        Service::Rds
+    };
+    let mut params = query.clone();
+    if service == Service::Rds && method == Method::POST {
+        params.extend(decode_form(&String::from_utf8_lossy(&body)));
+    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let scope = credential(authorization, &query);
+
+    let mut world = shared.world();
+    let request_id = world.request_id();
+    let operation = match service {
+        Service::Route53 => route53_api::operation_name(&method, &path),
+        Service::Rds => params.get("Action").cloned().unwrap_or_default(),
+    };
+    let region = match (&scope, service) {
+        (Some(Ok(c)), Service::Rds) => c.region.clone(),
+        (_, Service::Route53) => "us-east-1".to_string(),
+        _ => String::new(),
+    };
+    let mut resource = String::new();
+    let result = match scope {
+        None => Err(AwsError::new(
+            "MissingAuthenticationToken",
+            "Missing Authentication Token",
+        )),
+        Some(Err(message)) => Err(AwsError::new("IncompleteSignature", message)),
+        Some(Ok(c)) if c.access_key != LAB_ACCESS_KEY_ID => Err(AwsError::new(
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        )),
+        Some(Ok(_)) if world.throttled() => Err(AwsError::new("Throttling", "Rate exceeded")),
+        Some(Ok(_)) => match service {
+            Service::Route53 => {
+                route53_api::execute(&mut world, &method, &path, &query, &body, &mut resource)
+            }
+            Service::Rds => {
+                rds_api::execute(&mut world, &params, &region, &request_id, &mut resource)
+            }
+        },
+    };
+    let (status, xml, code) = match result {
+        Ok(xml) => (StatusCode::OK, xml, None),
+        Err(e) => (
+            e.status(),
+            error_xml(service, &e, &request_id),
+            Some(e.code),
+        ),
+    };
+    let now = world.now;
+    world.truth.record(
+        now,
+        What::ApiCall {
+            service: service.name().to_string(),
+            operation: if operation.is_empty() {
+                "(none)".to_string()
+            } else {
+                operation
+            },
+            region,
+            status: status.as_u16(),
+            error_code: code,
+            request_id: request_id.clone(),
+            resource,
+        },
+    );
+    drop(world);
+    let mut response = (status, xml).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-RequestId", id);
+    }
+    response
+}
+
+fn error_xml(service: Service, e: &AwsError, request_id: &str) -> String {
+    let mut w = XmlWriter::document("ErrorResponse", service.namespace());
+    w.open("Error")
+        .leaf(
+            "Type",
+            if e.status().is_server_error() {
+                "Receiver"
+            } else {
+                "Sender"
+            },
+        )
+        .leaf("Code", &e.code)
+        .leaf("Message", &e.message)
+        .close()
+        .leaf("RequestId", request_id);
+    w.finish()
+}
+
+/// Parameters by name, for handlers.
+pub type Params = BTreeMap<String, String>;

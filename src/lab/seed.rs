@@ -1,0 +1,268 @@
+//! Builds the world a set of drills expects: their hosted zones, the records they name (original
+//! TTL, routing as the drill's traffic kind implies, values pointing at the regional apps), their
+//! health checks and their global clusters (writer in the primary region).
+//!
+//! - Zones named by a `ZoneRef::Id` keep that id and are named after the common suffix of their
+//!   records' names; zones named by name get a stable id derived from the name.
+//! - Weighted records: weight 100 in the primary region, 0 elsewhere. Failover records: PRIMARY in
+//!   the primary region carrying the drill's health check, SECONDARY elsewhere. Traffic `none`:
+//!   simple records (weighted, as above, if the drill gives a set identifier).
+//! - A → the record's region's app address (127.0.0.11, .12, …); AAAA → `::1`; CNAME →
+//!   `<region>.app.lab.`; TXT → `"region=<region>"`; anything else → the app address.
+//! - The writer cluster is `<global>-<primary region short>` (`us-east-1` → `use1`); the secondary
+//!   is the drill's `secondary_cluster` (id or ARN) in the secondary region.
+//! - A record, zone or cluster named by several drills is seeded once, by the first.
+
+use std::collections::BTreeMap;
+
+use super::answer::{APP_ZONE, app_ip};
+use super::database::{Role, Sync};
+use super::health::HealthCheck;
+use super::world::{World, stable_id};
+use super::zones::{SortKey, Zone, reversed_labels};
+use crate::cloud::{RecordSet, ZoneRef, fqdn, region_of_arn};
+use crate::spec::{Drill, Traffic};
+
+/// The regions the drills mention, primary regions first in drill order.
+pub fn regions(drills: &[Drill]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |r: &str| {
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_string());
+        }
+    };
+    for d in drills {
+        add(&d.regions.primary);
+        add(&d.regions.secondary);
+    }
+    for d in drills {
+        for (_, r) in d.records() {
+            if let Some(region) = &r.region {
+                add(region);
+            }
+        }
+    }
+    out
+}
+
+/// `us-east-1` → `use1`, `ap-southeast-2` → `apse2`.
+pub fn region_short(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    match parts.as_slice() {
+        [area, direction, number] => {
+            let d = match *direction {
+                "east" => "e",
+                "west" => "w",
+                "north" => "n",
+                "south" => "s",
+                "central" => "c",
+                "northeast" => "ne",
+                "northwest" => "nw",
+                "southeast" => "se",
+                "southwest" => "sw",
+                other => &other[..1.min(other.len())],
+            };
+            format!("{area}{d}{number}")
+        }
+        _ => region.replace('-', ""),
+    }
+}
+
+/// The zone name for a zone known only by id: the common label suffix of its records' names
+/// (one label up if that is itself a record's name and has more than two labels).
+fn zone_name_from_records(names: &[&str]) -> String {
+    let reversed: Vec<Vec<String>> = names.iter().map(|n| reversed_labels(n)).collect();
+    let Some(first) = reversed.first() else {
+        return "lab.".to_string();
+    };
+    let mut common: Vec<String> = first.clone();
+    for r in &reversed[1..] {
+        let n = common.iter().zip(r).take_while(|(a, b)| a == b).count();
+        common.truncate(n);
+    }
+    if reversed.contains(&common) && common.len() > 2 {
+        common.pop();
+    }
+    if common.is_empty() {
+        return "lab.".to_string();
+    }
+    let mut labels = common;
+    labels.reverse();
+    fqdn(&labels.join("."))
+}
+
+/// Seeds `world` from the drills; `original_ttl` is every record's TTL.
+pub fn seed(world: &mut World, drills: &[Drill], original_ttl: i64) {
+    let region_index: BTreeMap<String, usize> = world
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.clone(), i))
+        .collect();
+    // Zones by id: first collect every record name per zone so id-only zones can be named.
+    let mut zone_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut names_for_id: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for d in drills {
+        for g in &d.groups {
+            if let ZoneRef::Id(id) = &g.zone {
+                names_for_id
+                    .entry(bare_zone_id(id))
+                    .or_default()
+                    .extend(g.records.iter().map(|r| r.name.as_str()));
+            }
+        }
+    }
+    for (id, names) in &names_for_id {
+        zone_names.insert(id.clone(), zone_name_from_records(names));
+    }
+    for d in drills {
+        for g in &d.groups {
+            let zone_id = match &g.zone {
+                ZoneRef::Id(id) => bare_zone_id(id),
+                ZoneRef::Name(name) => {
+                    let name = fqdn(name);
+                    match world.zones.values().find(|z| z.name == name) {
+                        Some(z) => z.id.clone(),
+                        None => {
+                            let id = stable_id("Z", &name, 13);
+                            zone_names.insert(id.clone(), name);
+                            id
+                        }
+                    }
+                }
+            };
+            let zone_name = zone_names
+                .get(&zone_id)
+                .cloned()
+                .unwrap_or_else(|| "lab.".to_string());
+            let zone = world
+                .zones
+                .entry(zone_id.clone())
+                .or_insert_with(|| Zone::new(&zone_id, &zone_name));
+            for r in &g.records {
+                let region = r
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| d.regions.primary.clone());
+                let index = region_index.get(&region).copied().unwrap_or(0);
+                let value = match r.rtype.as_str() {
+                    "AAAA" => "::1".to_string(),
+                    "CNAME" => format!("{region}.{APP_ZONE}"),
+                    "TXT" => format!("\"region={region}\""),
+                    _ => app_ip(index).to_string(),
+                };
+                let mut record =
+                    RecordSet::simple(&r.name, &r.rtype, original_ttl, &[value.as_str()]);
+                let primary = region == d.regions.primary;
+                match &g.traffic {
+                    Traffic::Failover { health_check } => {
+                        let kind = if primary { "PRIMARY" } else { "SECONDARY" };
+                        record.set_identifier = Some(
+                            r.set_identifier
+                                .clone()
+                                .unwrap_or_else(|| kind.to_ascii_lowercase()),
+                        );
+                        record.failover = Some(kind.to_string());
+                        if primary {
+                            record.health_check_id = Some(health_check.clone());
+                        }
+                    }
+                    Traffic::Weighted => {
+                        record.set_identifier =
+                            Some(r.set_identifier.clone().unwrap_or_else(|| region.clone()));
+                        record.weight = Some(if primary { 100 } else { 0 });
+                    }
+                    Traffic::None => {
+                        if let Some(id) = &r.set_identifier {
+                            record.set_identifier = Some(id.clone());
+                            record.weight = Some(if primary { 100 } else { 0 });
+                        }
+                    }
+                }
+                let key = SortKey::of(&record);
+                if !zone.records.contains_key(&key) {
+                    zone.records.insert(key.clone(), record.clone());
+                    zone.published.insert(key, record);
+                }
+            }
+            if let Traffic::Failover { health_check } = &g.traffic {
+                let index = region_index.get(&d.regions.primary).copied().unwrap_or(0);
+                world.health.entry(health_check.clone()).or_insert_with(|| {
+                    HealthCheck::http(health_check, app_ip(index), world.app_port)
+                });
+            }
+        }
+        seed_database(world, d);
+    }
+}
+
+fn seed_database(world: &mut World, d: &Drill) {
+    let global = &d.database.global_cluster;
+    let primary = &d.regions.primary;
+    world.db.add_global(
+        global,
+        stable_id("cluster-", &format!("global/{global}"), 26),
+    );
+    let writer_id = format!("{global}-{}", region_short(primary));
+    let writer_resource = stable_id("cluster-", &format!("{primary}/{writer_id}"), 26);
+    world
+        .db
+        .add_member(global, primary, &writer_id, Role::Writer, writer_resource);
+    let secondary = &d.database.secondary_cluster;
+    let (region, id) = if secondary.starts_with("arn:") {
+        let region = region_of_arn(secondary)
+            .unwrap_or(&d.regions.secondary)
+            .to_string();
+        let id = secondary
+            .rsplit(':')
+            .next()
+            .unwrap_or(secondary)
+            .to_string();
+        (region, id)
+    } else {
+        (d.regions.secondary.clone(), secondary.clone())
+    };
+    let resource = stable_id("cluster-", &format!("{region}/{id}"), 26);
+    world.db.add_member(
+        global,
+        &region,
+        &id,
+        Role::Secondary(Sync::Connected),
+        resource,
+    );
+}
+
+/// `/hostedzone/Z123` → `Z123`.
+pub fn bare_zone_id(id: &str) -> String {
+    id.trim().trim_start_matches("/hostedzone/").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_region_names() {
+        assert_eq!(region_short("us-east-1"), "use1");
+        assert_eq!(region_short("us-west-2"), "usw2");
+        assert_eq!(region_short("ap-southeast-2"), "apse2");
+        assert_eq!(region_short("eu-central-1"), "euc1");
+    }
+
+    #[test]
+    fn zone_names_come_from_common_suffixes() {
+        assert_eq!(
+            zone_name_from_records(&["a.example.com.", "b.example.com."]),
+            "example.com."
+        );
+        assert_eq!(
+            zone_name_from_records(&["api.example.com."]),
+            "example.com."
+        );
+        assert_eq!(zone_name_from_records(&["example.com."]), "example.com.");
+        assert_eq!(
+            zone_name_from_records(&["x.a.example.com.", "y.a.example.com."]),
+            "a.example.com."
+        );
+    }
+}
