@@ -9,5 +9,7 @@ pub mod clock;
 pub mod cloud;
 pub mod engine;
 pub mod lab;
+pub mod probes;
 pub mod report;
+pub mod schedule;
 pub mod spec;

@@ -157,6 +157,8 @@ fn drill() -> Drill {
             max_write_outage: Some(Duration::from_secs(120)),
             max_duration: Some(Duration::from_secs(3600)),
         },
+        probes: None,
+        lab: None,
     }
 }
 

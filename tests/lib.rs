@@ -3,8 +3,11 @@
 
 mod aws_mocks;
 mod aws_moto;
+mod cli_lab;
 mod cli_moto;
 mod engine;
 mod lab;
+mod probes;
+mod schedule;
 mod support;
 mod validate;

@@ -103,7 +103,7 @@ const INVALID: &[Case] = &[
         "misspelt top-level key",
         &[(2, r#"nmae = "x""#)],
         &[
-            "t.toml:2:1: nmae: unknown key `nmae` (did you mean `name`?); allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups",
+            "t.toml:2:1: nmae: unknown key `nmae` (did you mean `name`?); allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop",
         ],
     ),
     (
@@ -119,10 +119,10 @@ const INVALID: &[Case] = &[
         &["t.toml:8:1: regions.standby: unknown key `standby`; allowed here: primary, secondary"],
     ),
     (
-        "tables from later versions are not accepted yet",
-        &[(33, "[probes]\nhttp = \"https://api.example.com/health\"")],
+        "an unknown table is rejected with the keys allowed",
+        &[(33, "[chaos]\nkill = \"everything\"")],
         &[
-            "t.toml:33:2: probes: unknown key `probes`; allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups",
+            "t.toml:33:2: chaos: unknown key `chaos`; allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop",
         ],
     ),
     (

@@ -68,6 +68,27 @@ pub enum Command {
         after_help = "Exit codes: 0 everything restored (or nothing was left), 2 no such run, 5 something could not be restored."
     )]
     Recover(RecoverArgs),
+    /// Measure how many probes per second this machine sustains, and the sampling timer's skew
+    /// (against a private lab, on the real clock)
+    #[command(name = "bench-probes")]
+    BenchProbes(BenchArgs),
+    /// Run every drill with a `schedule` at its fire times, unattended (or --list them, or check
+    /// one with --due)
+    #[command(after_help = super::schedule::HELP)]
+    Schedule(ScheduleArgs),
+    /// Print crontab lines that run the drills at their schedules, for teams that prefer system cron
+    Cron(CronArgs),
+}
+
+/// `drill bench-probes`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Probes per second to ask for, shared by the DNS, HTTP and canary probes
+    #[arg(long, value_name = "N", default_value_t = 200.0)]
+    pub rate: f64,
+    /// How long to run
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -143,4 +164,36 @@ pub struct RecoverArgs {
     /// Recover the most recently started run
     #[arg(long)]
     pub latest: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Drill files or folders of drill files [default: drills]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print each drill's next fire times (UTC and the drill's time zone) and exit
+    #[arg(long, conflicts_with = "due")]
+    pub list: bool,
+    /// With --list: how many fire times per drill
+    #[arg(short = 'n', value_name = "N", default_value_t = 5, requires = "list")]
+    pub count: usize,
+    /// With --list: list the fire times after this moment (RFC 3339) instead of after now
+    #[arg(long, value_name = "TIME", requires = "list")]
+    pub after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Exit 0 if the drill's schedule fired within its grace (normally: this minute) and a run may
+    /// start now, 3 if not (the guard in front of `drill cron` lines)
+    #[arg(long)]
+    pub due: bool,
+    /// Where the daemon writes each run's report [default: <state-dir>/reports]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "due"])]
+    pub reports: Option<PathBuf>,
+    #[command(flatten)]
+    pub lab: LabArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CronArgs {
+    /// Drill files or folders of drill files [default: drills]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }

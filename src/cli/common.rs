@@ -29,7 +29,7 @@ pub fn init_logging(cli: &Cli) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(super::progress::Stderr)
         .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),

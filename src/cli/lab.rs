@@ -25,9 +25,25 @@ pub struct Target {
     pub lab: Option<(lab::Lab, LabOptions)>,
 }
 
-fn options(faults: &[String], time_scale: Option<f64>) -> Result<LabOptions, CliError> {
+/// The lab's options: the drills' `[lab]` tables first, then the command line (`--fault` adds to
+/// the faults, `--time-scale` overrides the scale).
+fn options(
+    drills: &[Drill],
+    faults: &[String],
+    time_scale: Option<f64>,
+) -> Result<LabOptions, CliError> {
     let mut opts = LabOptions::default();
-    for text in faults {
+    let settings = drills.iter().filter_map(|d| d.lab.as_ref());
+    for lab in settings.clone() {
+        if let Some(scale) = lab.time_scale {
+            opts.time_scale = scale;
+        }
+        if let Some(ttl) = lab.original_ttl {
+            opts.original_ttl = ttl;
+        }
+    }
+    let from_files = settings.flat_map(|lab| lab.faults.iter());
+    for text in from_files.chain(faults) {
         let fault: Fault = text
             .parse()
             .map_err(|e| CliError::Usage(format!("--fault {text}: {e}")))?;
@@ -42,6 +58,26 @@ fn options(faults: &[String], time_scale: Option<f64>) -> Result<LabOptions, Cli
         opts.time_scale = scale;
     }
     Ok(opts)
+}
+
+impl Target {
+    /// Where probes reach the world: in the lab, its DNS server (for the authoritative answers
+    /// and the HTTP probes' resolver) and its apps' shared port; against AWS, the defaults (the
+    /// zones' delegation sets and this host's resolvers).
+    pub fn probe_network(&self) -> crate::probes::Network {
+        match &self.lab {
+            None => crate::probes::Network::default(),
+            Some((world, _)) => crate::probes::Network {
+                name_servers: Some(vec![world.dns_addr()]),
+                client_dns: Some(vec![world.dns_addr()]),
+                port: world
+                    .region_names()
+                    .first()
+                    .and_then(|r| world.app_addr(r))
+                    .map(|a| a.port()),
+            },
+        }
+    }
 }
 
 /// AWS, or (with `--lab`) a lab seeded from the drill and reached through the same AWS clients.
@@ -67,7 +103,7 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
             lab: None,
         });
     }
-    let opts = options(&args.fault, args.time_scale)?;
+    let opts = options(std::slice::from_ref(drill), &args.fault, args.time_scale)?;
     let clock = opts.clock();
     let world = lab::start(std::slice::from_ref(drill), opts.clone(), clock.clone())
         .await
@@ -120,7 +156,7 @@ pub async fn serve(args: &LabServeArgs) -> Result<i32, CliError> {
                 .join(", ")
         )));
     }
-    let opts = options(&args.fault, args.time_scale)?;
+    let opts = options(&drills, &args.fault, args.time_scale)?;
     let world = lab::start(&drills, opts.clone(), opts.clock())
         .await
         .map_err(|e| CliError::Usage(format!("cannot start the lab: {e}")))?;

@@ -2,12 +2,16 @@
 //! the result to an exit code; every error is printed once, with its cause chain, here.
 
 mod args;
+mod bench;
 mod common;
+mod cron;
 pub mod exit;
 mod lab;
 mod plan;
+mod progress;
 mod recover;
 mod run;
+mod schedule;
 mod validate;
 
 use clap::Parser;
@@ -78,5 +82,8 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Run(a) => run::run(&cli, a).await,
         Command::Lab(a) => lab::serve(a).await,
         Command::Recover(a) => recover::recover(&cli, a).await,
+        Command::BenchProbes(a) => bench::bench(a).await,
+        Command::Schedule(a) => schedule::schedule(&cli, a).await,
+        Command::Cron(a) => cron::cron(&cli, a),
     }
 }

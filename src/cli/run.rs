@@ -1,41 +1,180 @@
 //! `drill run FILE`: confirms, runs the drill through the engine, writes the report and exits with
-//! the code of its outcome.
+//! the code of its outcome. [`execute`] is the part the scheduler shares: target, lease, engine,
+//! report.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, Outcome, RunOptions};
 use crate::report::Report;
+use crate::schedule::claim::{self, Claim};
+use crate::schedule::lease::{self, Lease, LeaseError, Place};
 
-use super::args::{Cli, RunArgs};
+use super::args::{Cli, LabArgs, RunArgs};
 use super::{CliError, exit};
 use super::{common, lab};
 
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     let drill = common::load(&args.file)?;
-    let state_dir = common::state_dir(cli)?;
+    common::state_dir(cli)?;
     confirm(
         &drill.name,
         &drill.regions.primary,
         &drill.regions.secondary,
         args.yes,
     )?;
-    let target = lab::target(cli, &drill, &args.lab).await?;
+    let how = Execution {
+        lab: &args.lab,
+        failback: drill.failback && !args.no_failback,
+        report: match &args.report {
+            Some(path) => ReportTo::File(path.clone()),
+            None => ReportTo::StateDir,
+        },
+        cancel: None,
+        fire: None,
+    };
+    match execute(cli, &drill, how).await? {
+        Executed::Ran { code, .. } => Ok(code),
+        Executed::Busy(message) | Executed::AlreadyRan(message) => Err(CliError::Refused(message)),
+    }
+}
+
+/// How [`execute`] runs a drill.
+pub(super) struct Execution<'a> {
+    pub lab: &'a LabArgs,
+    pub failback: bool,
+    pub report: ReportTo,
+    /// The scheduler's token; None makes SIGINT/SIGTERM cancel this run (`drill run`).
+    pub cancel: Option<CancellationToken>,
+    /// The scheduled fire this run is for: claimed under the lease, so a second scheduler does
+    /// not run the same fire again.
+    pub fire: Option<DateTime<Utc>>,
+}
+
+/// Where the report goes.
+pub(super) enum ReportTo {
+    /// `<state-dir>/reports/<run-id>.json`
+    StateDir,
+    File(PathBuf),
+    /// `<dir>/<run-id>.json`
+    Dir(PathBuf),
+}
+
+pub(super) enum Executed {
+    /// The engine ran; the report is written (unless writing it failed, which was printed).
+    Ran {
+        code: i32,
+        run_id: String,
+        outcome: Outcome,
+        report: PathBuf,
+    },
+    /// Another run holds the target's lease; nothing was changed.
+    Busy(String),
+    /// Another scheduler already started this fire; nothing was changed.
+    AlreadyRan(String),
+}
+
+/// Reaches the target (AWS, or a fresh lab seeded from the drill), takes the target's lease, runs
+/// the engine while renewing it, releases it and writes the report. What `drill run` and the
+/// scheduler share.
+pub(super) async fn execute(
+    cli: &Cli,
+    drill: &crate::spec::Drill,
+    how: Execution<'_>,
+) -> Result<Executed, CliError> {
+    let state_dir = common::state_dir(cli)?;
+    let target = lab::target(cli, drill, how.lab).await?;
+    // Before the lease, which is the tool's record, not part of the world the drill must restore.
     let initial = target.lab.as_ref().map(|(world, _)| world.snapshot());
     let run_id = engine::new_run_id(&target.clock);
-    let failback = drill.failback && !args.no_failback;
+    let failback = how.failback;
+    let cancel = how
+        .cancel
+        .unwrap_or_else(|| common::cancel_on_signals(&run_id));
+    let route53 = target.cloud.route53.clone();
+    let place = Place::of(route53.as_ref(), drill).await.map_err(|e| {
+        CliError::Refused(format!(
+            "cannot take the lease for drill {}: {e}; nothing was changed",
+            drill.name
+        ))
+    })?;
+    let owner = lease::owner();
+    let acquired = tokio::select! {
+        lease = Lease::acquire(route53.clone(), target.clock.clone(), place.clone(), &owner, &run_id, &drill.name) => lease,
+        _ = cancel.cancelled() => {
+            return Err(CliError::Refused("interrupted while taking the lease; nothing was changed".to_string()));
+        }
+    };
+    let lease = match acquired {
+        Ok(lease) => lease,
+        Err(e @ LeaseError::Busy { .. }) => return Ok(Executed::Busy(e.to_string())),
+        Err(e) => return Err(CliError::Refused(format!("{e}; nothing was changed"))),
+    };
+    // A private lab has no other scheduler to coordinate with.
+    if let (Some(fire), None) = (how.fire, &target.lab) {
+        let mine = Claim {
+            fire,
+            run_id: run_id.clone(),
+            owner: owner.clone(),
+        };
+        let claimed = claim::claim(route53.as_ref(), &place, &drill.name, &mine).await;
+        let refusal = match claimed {
+            Ok(None) => None,
+            Ok(Some(prior)) => Some(Ok(Executed::AlreadyRan(format!(
+                "run {} on {}",
+                prior.run_id, prior.owner
+            )))),
+            Err(e) => Some(Err(CliError::Refused(format!(
+                "cannot claim the scheduled run of drill {}: {e}; nothing was changed",
+                drill.name
+            )))),
+        };
+        if let Some(refusal) = refusal {
+            if let Err(e) = lease.release().await {
+                tracing::warn!("{e}");
+            }
+            return refusal;
+        }
+    }
     let opts = RunOptions {
         state_dir: state_dir.clone(),
         run_id: run_id.clone(),
         failback,
-        cancel: common::cancel_on_signals(&run_id),
+        cancel: cancel.clone(),
         connection: target.connection.clone(),
         poll: target.poll,
         clock: target.clock.clone(),
     };
     tracing::info!(run_id = %run_id, drill = %drill.name, "drill starting");
-    let result = engine::run(&drill, &target.cloud, &opts).await;
+    let mut lost = None;
+    let mut result = {
+        let progress = std::sync::Arc::new(engine::progress::Progress::default());
+        let _view = super::progress::start(progress.clone(), target.clock.clone());
+        let extras = engine::Extras {
+            network: target.probe_network(),
+            progress: Some(progress),
+        };
+        let run = engine::run_with(drill, &target.cloud, &opts, &extras);
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => result,
+            e = lease.keep() => {
+                tracing::error!("{e}; stopping the drill and rolling back");
+                lost = Some(e.to_string());
+                cancel.cancel();
+                run.await
+            }
+        }
+    };
+    result.errors.extend(lost);
+    if let Err(e) = lease.release().await {
+        tracing::warn!("{e}");
+    }
     let code = exit::for_outcome(result.outcome);
-    let mut report = Report::new(&drill, &result, failback, code, opts.clock.scale());
+    let mut report = Report::new(drill, &result, failback, code, opts.clock.scale());
     if let (Some((world, lab_opts)), Some(initial)) = (&target.lab, &initial) {
         let end = world.snapshot();
         report.lab = Some(serde_json::json!({
@@ -47,10 +186,11 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
             "ground_truth": world.ground_truth(),
         }));
     }
-    let path = args
-        .report
-        .clone()
-        .unwrap_or_else(|| Report::default_path(&state_dir, &run_id));
+    let path = match how.report {
+        ReportTo::StateDir => Report::default_path(&state_dir, &run_id),
+        ReportTo::File(path) => path,
+        ReportTo::Dir(dir) => dir.join(format!("{run_id}.json")),
+    };
     let written = report.write(&path);
     summarise(&report);
     match written {
@@ -60,7 +200,12 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
             path.display()
         ),
     }
-    Ok(code)
+    Ok(Executed::Ran {
+        code,
+        run_id,
+        outcome: result.outcome,
+        report: path,
+    })
 }
 
 /// On a terminal, the operator types the drill's name; without one, `--yes` is required.
@@ -107,13 +252,43 @@ fn summarise(report: &Report) {
             step.name, step.status, step.duration_ms
         );
     }
+    if let Some(probes) = &report.probes {
+        let m = &report.measurements;
+        for (label, prefix) in [("failover", ""), ("fail-back", "failback_")] {
+            let shown: Vec<String> = [
+                "dns_cutover_ms",
+                "traffic_shift_ms",
+                "write_outage_ms",
+                "lost_writes",
+                "rpo_ms",
+            ]
+            .iter()
+            .filter_map(|k| {
+                let v = m.get(&format!("{prefix}{k}"))?;
+                Some(format!("{} {v}", k.trim_end_matches("_ms")))
+            })
+            .collect();
+            if !shown.is_empty() {
+                println!("  probes, {label}: {}", shown.join(", "));
+            }
+        }
+        if let Some(stop) = probes.get("stop") {
+            println!(
+                "  stop condition {} fired at {}: {}",
+                stop["condition"].as_str().unwrap_or("?"),
+                stop["at"].as_str().unwrap_or("?"),
+                stop["detail"].as_str().unwrap_or("")
+            );
+        }
+    }
     for slo in &report.slos {
         println!(
-            "  SLO {:<18} target {} ms, measured {}: {}",
+            "  SLO {:<18} target {} {}, measured {}: {}",
             slo.name,
             slo.target,
+            slo.unit,
             slo.measured
-                .map(|m| format!("{m} ms"))
+                .map(|m| format!("{m} {}", slo.unit))
                 .unwrap_or_else(|| "—".to_string()),
             if slo.passed { "met" } else { "MISSED" }
         );

@@ -37,6 +37,9 @@ pub enum StepError {
     Restore(Vec<Left>),
     #[error("interrupted by {0}")]
     Aborted(String),
+    /// A stop condition (`[stop]` in the drill file) fired.
+    #[error("stop condition {0}")]
+    Stopped(String),
 }
 
 impl From<JournalError> for StepError {
@@ -60,6 +63,10 @@ pub struct Ctx<'a> {
     pub measurements: Mutex<BTreeMap<String, serde_json::Value>>,
     /// When the first mutation was made (modelled).
     pub first_change: Mutex<Option<Duration>>,
+    /// The running probes, when the drill has `[probes]`.
+    pub probes: Option<&'a crate::probes::Prober>,
+    /// The live view's state, when something shows one.
+    pub progress: Option<&'a super::progress::Progress>,
 }
 
 impl Ctx<'_> {
@@ -70,6 +77,9 @@ impl Ctx<'_> {
     {
         let started = self.clock.now();
         *lock(&self.current) = Some((name.to_string(), started));
+        if let Some(p) = self.progress {
+            p.step(name, started);
+        }
         tracing::info!(step = name, "step started");
         let result = body.await;
         *lock(&self.current) = None;
@@ -114,6 +124,23 @@ impl Ctx<'_> {
                 StepStatus::Aborted,
                 started,
                 serde_json::json!({ "error": why }),
+            );
+        }
+    }
+
+    /// Tells the probes what the drill is about to do (a phase, a promotion, a routing change).
+    pub fn mark(&self, mark: crate::probes::Mark) {
+        if let Some(p) = self.probes {
+            p.mark(mark);
+        }
+    }
+
+    /// A long wait starts: the live view counts it down.
+    pub fn waiting(&self, what: &str, length: Duration) {
+        if let Some(p) = self.progress {
+            p.wait(
+                what,
+                self.clock.now() + chrono::Duration::from_std(length).unwrap_or_default(),
             );
         }
     }

@@ -72,13 +72,21 @@ pub struct ChangeRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SloResult {
     pub name: String,
-    /// Milliseconds.
+    /// In `unit` (milliseconds unless it says otherwise).
     pub target: u64,
-    /// Milliseconds; None when the drill ended before it could be measured.
+    /// In `unit`; None when the drill ended before it could be measured.
     pub measured: Option<u64>,
     pub passed: bool,
     /// Which measurement the verdict used.
     pub source: String,
+    /// What `target` and `measured` count: `ms`, `writes`, or `basis_points` (1/100 of a
+    /// percent, for error rates).
+    #[serde(default = "unit_ms")]
+    pub unit: String,
+}
+
+fn unit_ms() -> String {
+    "ms".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,4 +103,6 @@ pub struct RunResult {
     /// What is left changed, one line per resource (empty unless `RollbackIncomplete`).
     pub left: Vec<String>,
     pub journal: Option<PathBuf>,
+    /// What the probes saw (see `docs/report.md`); None for a drill without `[probes]`.
+    pub probes: Option<serde_json::Value>,
 }

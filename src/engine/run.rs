@@ -27,8 +27,11 @@ use super::journal::{Connection, FORMAT_VERSION, Header, Journal, Line, Replay};
 use super::lock::RunLock;
 use super::outcome::{ChangeRecord, Outcome, RunResult, SloResult, StepStatus};
 use super::preflight::preflight;
+use super::probing::{self, ProbeVerifier};
+use super::progress::Progress;
 use super::steps::{self, ms};
 use super::verify::{ControlPlane, Side, Verifier, verify};
+use crate::probes::{Mark, Network, Prober};
 
 pub struct RunOptions {
     pub state_dir: PathBuf,
@@ -53,7 +56,24 @@ pub fn new_run_id(clock: &Clock) -> String {
     )
 }
 
+/// What a run may be given besides its options: where probes reach the world (the lab) and a
+/// live view to keep up to date.
+#[derive(Debug, Default, Clone)]
+pub struct Extras {
+    pub network: Network,
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
 pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
+    run_with(drill, cloud, opts, &Extras::default()).await
+}
+
+pub async fn run_with(
+    drill: &Drill,
+    cloud: &Cloud,
+    opts: &RunOptions,
+    extras: &Extras,
+) -> RunResult {
     let clock = &opts.clock;
     let started_at = clock.now();
     let mut result = RunResult {
@@ -68,6 +88,7 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
         errors: Vec::new(),
         left: Vec::new(),
         journal: None,
+        probes: None,
     };
 
     // Preflight: read-only. Refusal changes nothing.
@@ -87,11 +108,68 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
         duration_ms: (clock.now() - started_at).num_milliseconds().max(0) as u64,
         details,
     };
+    // Probes start before the first change; the steady state over their baseline window is
+    // preflight's last check.
+    let mut prober: Option<Prober> = None;
+    let mut steady = None;
+    if let (Ok(plan), Some(config)) = (&plan, &drill.probes) {
+        let started = match probing::setup(config, drill, plan, &extras.network).await {
+            Ok(setup) => Prober::start(setup, clock.clone()),
+            Err(e) => Err(e),
+        };
+        let refuse = |reasons: Vec<String>, evidence: serde_json::Value| {
+            let mut result = result.clone();
+            result.steps.push(preflight_step(
+                StepStatus::Failed,
+                json!({ "reasons": reasons, "steady_state": evidence }),
+            ));
+            result.errors.extend(reasons);
+            result.finished_at = clock.now();
+            result
+        };
+        let p = match started {
+            Ok(p) => p,
+            Err(e) => {
+                return refuse(vec![format!("probes: {e}")], serde_json::Value::Null);
+            }
+        };
+        p.mark(Mark::Phase {
+            name: "baseline".to_string(),
+        });
+        tracing::info!(
+            "probes: watching the steady state for {}",
+            humantime::format_duration(config.baseline)
+        );
+        let checked = tokio::select! {
+            r = probing::steady_state(&p, drill) => Some(r),
+            _ = opts.cancel.cancelled() => None,
+        };
+        match checked {
+            Some(Ok(evidence)) => steady = Some(evidence),
+            Some(Err((reasons, evidence))) => {
+                let record = p.stop().await;
+                let mut refused = refuse(reasons, evidence);
+                let (_, section) =
+                    probing::measurements(&record, config, drill, clock, &p.shared().skew);
+                refused.probes = Some(section);
+                return refused;
+            }
+            None => {
+                drop(p);
+                let mut r = result.clone();
+                r.errors
+                    .push("interrupted during preflight; nothing was changed".to_string());
+                r.finished_at = clock.now();
+                return r;
+            }
+        }
+        prober = Some(p);
+    }
     let plan = match plan {
         Ok(plan) => {
             result.steps.push(preflight_step(
                 StepStatus::Passed,
-                json!({ "records": plan.records.len(), "health_checks": plan.health_checks.len(), "writer": plan.primary_arn, "promote": plan.secondary_arn, "warnings": plan.warnings }),
+                json!({ "records": plan.records.len(), "health_checks": plan.health_checks.len(), "writer": plan.primary_arn, "promote": plan.secondary_arn, "warnings": plan.warnings, "steady_state": steady }),
             ));
             for w in &plan.warnings {
                 tracing::warn!("{w}");
@@ -157,41 +235,82 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
         current: Mutex::new(None),
         measurements: Mutex::new(BTreeMap::new()),
         first_change: Mutex::new(None),
+        probes: prober.as_ref(),
+        progress: extras.progress.as_deref(),
     };
     let control_plane = ControlPlane;
-    let verifiers: [&dyn Verifier; 1] = [&control_plane];
+    let probe_verifier = ProbeVerifier;
+    let mut verifiers: Vec<&dyn Verifier> = vec![&control_plane];
+    if prober.is_some() {
+        verifiers.push(&probe_verifier);
+    }
+    let (primary, secondary) = (&drill.regions.primary, &drill.regions.secondary);
+    let phase = |name: &str| {
+        ctx.mark(Mark::Phase {
+            name: name.to_string(),
+        })
+    };
 
     let forward = async {
+        phase("failover");
         ctx.step("lower_ttls", steps::lower_ttls(&ctx)).await?;
+        ctx.mark(Mark::Promotion {
+            to: secondary.clone(),
+        });
         ctx.step("promote", steps::promote(&ctx)).await?;
+        ctx.mark(Mark::Routing {
+            to: secondary.clone(),
+        });
         ctx.step("shift_traffic", steps::shift_traffic(&ctx))
             .await?;
+        correct_routing_mark(&ctx, secondary, steps::SHIFT_TRAFFIC, false);
         ctx.step("verify_shift", verify(&ctx, &verifiers, Side::Secondary))
             .await?;
+        phase("soak");
         ctx.step("soak", async {
+            ctx.waiting("soaking in the secondary region", drill.soak);
             super::wait::sleep_with_countdown(clock, "soaking in the secondary region", drill.soak)
                 .await;
             Ok(json!({ "soak_ms": ms(drill.soak) }))
         })
         .await?;
         if opts.failback {
+            phase("failback");
+            ctx.mark(Mark::Promotion {
+                to: primary.clone(),
+            });
             ctx.step("fail_back", steps::fail_back(&ctx)).await?;
+            correct_routing_mark(&ctx, primary, steps::SHIFT_TRAFFIC, true);
             ctx.step("verify_recovery", verify(&ctx, &verifiers, Side::Primary))
                 .await?;
         }
         ctx.step("restore_ttls", steps::restore_ttls(&ctx)).await?;
         Ok::<(), StepError>(())
     };
+    let monitor = async {
+        match &prober {
+            Some(p) => probing::monitor(p, extras.progress.as_deref()).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut fired = None;
     let forward = tokio::select! {
         r = forward => r,
         _ = opts.cancel.cancelled() => Err(StepError::Aborted("a signal".to_string())),
+        f = monitor => {
+            tracing::warn!("stop condition {f}");
+            let e = StepError::Stopped(f.to_string());
+            fired = Some(f);
+            Err(e)
+        }
     };
 
     let mut outcome = Outcome::Passed;
     if let Err(e) = forward {
-        if let StepError::Aborted(_) = e {
+        if matches!(e, StepError::Aborted(_) | StepError::Stopped(_)) {
             ctx.abort_current(&e.to_string());
         }
+        phase("rollback");
         result.errors.push(e.to_string());
         tracing::warn!("rolling back: {e}");
         let rollback_started = clock.now();
@@ -261,6 +380,21 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
 
     let measurements = lock(&ctx.measurements).clone();
     result.measurements = measurements;
+    // Probing stops after the last restore (or rollback).
+    if let (Some(p), Some(config)) = (&prober, &drill.probes) {
+        let record = p.stop().await;
+        let (m, mut section) =
+            probing::measurements(&record, config, drill, clock, &p.shared().skew);
+        result.measurements.extend(m);
+        if let Some(f) = &fired {
+            section["stop"] = json!({
+                "condition": f.condition,
+                "at": f.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "detail": f.detail,
+            });
+        }
+        result.probes = Some(section);
+    }
     let first = *lock(&ctx.first_change);
     if let Some(first) = first {
         result.measurements.insert(
@@ -269,6 +403,9 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
         );
     }
     result.slos = slos(drill, &result.measurements);
+    result
+        .slos
+        .extend(probing::slos(drill, &result.measurements));
     if outcome == Outcome::Passed && result.slos.iter().any(|s| !s.passed) {
         outcome = Outcome::SloFailed;
     }
@@ -280,6 +417,17 @@ pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
         outcome: outcome.as_str().to_string(),
     });
     result
+}
+
+/// Moves the probes' routing mark to when Route 53 accepted the change (from the journal).
+fn correct_routing_mark(ctx: &Ctx<'_>, to: &str, step: &str, undone: bool) {
+    let Some(p) = ctx.probes else { return };
+    if let Some(at) = probing::routing_accepted(&ctx.journal_path, step, undone) {
+        p.move_mark(
+            &Mark::Routing { to: to.to_string() },
+            probing::modelled(ctx.clock, at),
+        );
+    }
 }
 
 /// The report's view of the journal.
@@ -307,19 +455,30 @@ fn slos(drill: &Drill, m: &BTreeMap<String, serde_json::Value>) -> Vec<SloResult
     let get = |k: &str| m.get(k).and_then(|v| v.as_u64());
     let mut out = Vec::new();
     if let Some(target) = drill.slo.max_write_outage {
-        // Until write probes measure it directly, the control plane's promotion time bounds the
-        // write outage from above: writes are unavailable at most while a promotion runs.
-        let measured = [get("promotion_ms"), get("failback_promotion_ms")]
-            .into_iter()
-            .flatten()
-            .max();
+        // The canary measures the write outage clients saw. Without one, the control plane's
+        // promotion time bounds it from above: writes are unavailable at most while a promotion
+        // runs.
+        let (measured, source) = match probing::write_outage(drill, m) {
+            Some(measured) => (
+                measured,
+                "write_outage_ms, failback_write_outage_ms (canary)",
+            ),
+            None => (
+                [get("promotion_ms"), get("failback_promotion_ms")]
+                    .into_iter()
+                    .flatten()
+                    .max(),
+                "promotion_ms (control plane, upper bound)",
+            ),
+        };
         let target = ms(target);
         out.push(SloResult {
             name: "max_write_outage".to_string(),
             target,
             measured,
             passed: measured.is_some_and(|v| v <= target),
-            source: "promotion_ms (control plane, upper bound)".to_string(),
+            source: source.to_string(),
+            unit: "ms".to_string(),
         });
     }
     if let Some(target) = drill.slo.max_duration {
@@ -331,6 +490,7 @@ fn slos(drill: &Drill, m: &BTreeMap<String, serde_json::Value>) -> Vec<SloResult
             measured,
             passed: measured.is_some_and(|v| v <= target),
             source: "drill_duration_ms".to_string(),
+            unit: "ms".to_string(),
         });
     }
     out

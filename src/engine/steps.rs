@@ -102,6 +102,7 @@ pub async fn lower_ttls(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     ctx.measure("dns_insync_ms", ms(ctx.clock.elapsed() - submitted));
     let longest = ctx.plan.longest_lowered_ttl(ttl).unwrap_or(0);
     let hold = Duration::from_secs(longest.max(0) as u64);
+    ctx.waiting("waiting out the longest original TTL", hold);
     wait::sleep_with_countdown(ctx.clock, "waiting out the longest original TTL", hold).await;
     ctx.measure("ttl_wait_ms", ms(hold));
     Ok(json!({
@@ -224,6 +225,7 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
     let pending = upsert(ctx, SHIFT_TRAFFIC, updates).await?;
 
     let mut inverted = Vec::new();
+    let mut already_failing = Vec::new();
     for planned in &ctx.plan.health_checks {
         let id = &planned.check.id;
         let now = ctx.cloud.route53.get_health_check(id).await?;
@@ -232,6 +234,13 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
                 resource: format!("health check {id}"),
                 detail: format!("now {:?}", now.settings()),
             });
+        }
+        // Inverting a check whose endpoint is already failing would make it healthy again and send
+        // traffic back to the failing primary: Route 53 is already answering with SECONDARY.
+        let status = ctx.cloud.route53.get_health_check_status(id).await?;
+        if !status.is_healthy() {
+            already_failing.push(id.clone());
+            continue;
         }
         let after = HealthCheckSettings {
             inverted: true,
@@ -267,7 +276,11 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
         ctx.drill.timeouts.insync,
     )
     .await?;
-    Ok(json!({ "weights_changed": weights, "health_checks_inverted": inverted }))
+    Ok(json!({
+        "weights_changed": weights,
+        "health_checks_inverted": inverted,
+        "health_checks_already_failing": already_failing,
+    }))
 }
 
 /// Switches the writer back, then routing: the reverse of promote and shift, through undo.
@@ -278,6 +291,9 @@ pub async fn fail_back(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     if writer > 0 {
         ctx.measure("failback_promotion_ms", took);
     }
+    ctx.mark(crate::probes::Mark::Routing {
+        to: ctx.drill.regions.primary.clone(),
+    });
     let routing = ctx.undo_step(SHIFT_TRAFFIC).await?;
     Ok(
         json!({ "writer_restored": writer > 0, "routing_changes_restored": routing, "failback_promotion_ms": took }),

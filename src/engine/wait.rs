@@ -14,6 +14,8 @@ pub enum WaitError {
         after: Duration,
         last: Option<String>,
     },
+    #[error("{what}")]
+    Ended { what: String },
     #[error(transparent)]
     Cloud(#[from] CloudError),
 }
@@ -101,6 +103,8 @@ pub async fn no_failover_state(
 }
 
 /// Waits until `target` is the writer and no FailoverState remains: the promotion is complete.
+/// A promotion that was seen running and then ended with the writer elsewhere was cancelled or
+/// failed: that ends the wait at once instead of running out the timeout.
 pub async fn promoted(
     cloud: &Cloud,
     clock: &Clock,
@@ -111,7 +115,8 @@ pub async fn promoted(
     timeout: Duration,
 ) -> Result<GlobalCluster, WaitError> {
     let what = format!("{target} to become the writer of {global_cluster}");
-    until(clock, &what, poll, timeout, || async {
+    let seen_running = std::sync::atomic::AtomicBool::new(false);
+    let ended = until(clock, &what, poll, timeout, || async {
         let g = cloud
             .rds
             .describe_global_cluster(region, global_cluster)
@@ -119,13 +124,24 @@ pub async fn promoted(
         let writer = g.writer().map(|m| m.cluster_arn.clone());
         Ok(
             match (&g.failover_state, writer.as_deref() == Some(target)) {
-                (None, true) => Ok(g),
-                (Some(fs), _) => Err(format!("FailoverState {}", fs.status)),
+                (None, true) => Ok(Ok(g)),
+                (Some(fs), _) => {
+                    seen_running.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Err(format!("FailoverState {}", fs.status))
+                }
+                (None, false) if seen_running.load(std::sync::atomic::Ordering::Relaxed) => {
+                    Ok(Err(writer.unwrap_or_default()))
+                }
                 (None, false) => Err(format!("writer {}", writer.unwrap_or_default())),
             },
         )
     })
-    .await
+    .await?;
+    ended.map_err(|writer| WaitError::Ended {
+        what: format!(
+            "the switchover or failover of {global_cluster} ended without making {target} the writer (the writer is {writer}): it was cancelled or failed"
+        ),
+    })
 }
 
 /// Waits until `member` is a `connected` secondary (a writer counts as ready too).

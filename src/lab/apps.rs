@@ -110,7 +110,6 @@ async fn write_canary(State(app): State<App>, body: Bytes) -> Response {
                 .get(&app.region)
                 .cloned()
                 .unwrap_or_default();
-            world.observe();
             Json(json!({"region": app.region, "seq": write.seq, "cluster": cluster}))
                 .into_response()
         }

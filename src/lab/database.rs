@@ -562,7 +562,9 @@ impl Database {
         }
         let c = self.clusters.get_mut(&arn).expect("resolved above");
         c.global = None;
-        let in_flight: Vec<u64> = c.inbound.drain(..).map(|(seq, _)| seq).collect();
+        // Writes still in flight never reach the detached cluster; they are not lost overall,
+        // because the global cluster's writer keeps them.
+        c.inbound.clear();
         if was_secondary {
             c.role = Role::Standalone;
             c.stuck_resync = false;
@@ -572,9 +574,6 @@ impl Database {
             format!("cluster {arn}"),
             format!("removed from global cluster {global}; now a standalone writer"),
         );
-        // Writes in flight to the detached cluster never arrive there; they still exist in the
-        // global cluster's writer, so nothing is lost overall.
-        let _ = in_flight;
         Ok(())
     }
 

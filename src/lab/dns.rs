@@ -117,6 +117,16 @@ impl RequestHandler for DnsHandler {
         };
         let mut edns = Edns::new();
         edns.set_max_payload(1232);
+        // Echo the client subnet, scoped to what the client sent, as Route 53 does.
+        if let Some(EdnsOption::Subnet(subnet)) = request
+            .edns
+            .as_ref()
+            .and_then(|e| e.option(EdnsCode::Subnet))
+        {
+            let mut echo = *subnet;
+            echo.set_scope_prefix(subnet.source_prefix());
+            edns.options_mut().insert(EdnsOption::Subnet(echo));
+        }
         let mut builder = MessageResponseBuilder::from_message_request(request);
         if request.edns.is_some() {
             builder.edns(&edns);

@@ -86,12 +86,9 @@ pub struct Lab {
 /// Starts a lab seeded from `drills`, on loopback, with modelled time from `clock` (normally
 /// [`LabOptions::clock`], shared with the engine so its waits run at the same scale).
 pub async fn start(drills: &[Drill], opts: LabOptions, clock: Clock) -> Result<Lab, LabError> {
-    if !(opts.time_scale.is_finite() && opts.time_scale > 0.0) {
-        return Err(LabError::Options(format!(
-            "time scale must be a positive number, got {}",
-            opts.time_scale
-        )));
-    }
+    // The clock is what really runs; the ground truth records its scale.
+    let mut opts = opts;
+    opts.time_scale = clock.scale();
     if opts.original_ttl < 0 {
         return Err(LabError::Options(format!(
             "original TTL must not be negative, got {}",

@@ -452,29 +452,25 @@ impl World {
             .is_some_and(|region| !self.down.contains(&region) && hc.port == self.app_port)
     }
 
+    /// The checkers catch up with every health check's settings and endpoint.
     fn evaluate_health(&mut self) {
         let ids: Vec<String> = self.health.keys().cloned().collect();
         for id in ids {
             let hc = &self.health[&id];
             let observed = hc.evaluate(self.endpoint_up(hc));
-            if observed != hc.observed {
-                let was = hc.observed.healthy;
-                let change = format!(
-                    "checkers report {} ({})",
-                    if observed.healthy {
-                        "healthy"
-                    } else {
-                        "unhealthy"
-                    },
-                    observed.status
-                );
-                if let Some(hc) = self.health.get_mut(&id) {
-                    hc.observed = observed;
-                }
-                if was != self.health[&id].observed.healthy {
-                    self.truth
-                        .state(self.now, format!("health-check {id}"), change);
-                }
+            let flipped = observed.healthy != hc.observed.healthy;
+            if flipped {
+                let verdict = if observed.healthy {
+                    "healthy"
+                } else {
+                    "unhealthy"
+                };
+                let change = format!("checkers report {verdict} ({})", observed.status);
+                self.truth
+                    .state(self.now, format!("health-check {id}"), change);
+            }
+            if let Some(hc) = self.health.get_mut(&id) {
+                hc.observed = observed;
             }
         }
     }
@@ -589,4 +585,104 @@ pub fn stable_id(prefix: &str, name: &str, len: usize) -> String {
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect();
     format!("{prefix}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::{ChangeAction, RecordSet};
+    use crate::lab::truth::What;
+    use crate::lab::zones::SortKey;
+
+    fn world() -> World {
+        let regions = vec!["us-east-1".to_string(), "us-west-2".to_string()];
+        let mut w = World::new(
+            &LabOptions::default(),
+            regions,
+            Some("us-east-1".into()),
+            8080,
+            Utc::now(),
+        );
+        let mut zone = Zone::new("Z1", "example.com.");
+        let www = RecordSet::simple("www.example.com.", "A", 300, &["127.0.0.11"]);
+        zone.records.insert(SortKey::of(&www), www.clone());
+        zone.published.insert(SortKey::of(&www), www);
+        w.zones.insert("Z1".into(), zone);
+        w.settle();
+        w
+    }
+
+    #[test]
+    fn changes_reach_dns_at_insync_and_the_truth_says_when() {
+        let mut w = world();
+        w.advance(Duration::from_secs(5));
+        let upsert = RecordChange {
+            action: ChangeAction::Upsert,
+            record: RecordSet::simple("www.example.com.", "A", 60, &["127.0.0.12"]),
+        };
+        let change = w.change_records("Z1", &[upsert], None).unwrap();
+        assert_eq!(change.status, ChangeStatus::Pending);
+        w.advance(Duration::from_secs(20));
+        assert_eq!(w.changes[&change.id].status, ChangeStatus::Pending);
+        assert_eq!(
+            w.authority().possible("www.example.com.", "A", None),
+            ["127.0.0.11"]
+        );
+        w.advance(Duration::from_secs(100));
+        assert_eq!(w.changes[&change.id].status, ChangeStatus::Insync);
+        let truth = w.truth.snapshot(w.now);
+        let dns: Vec<f64> = truth
+            .events
+            .iter()
+            .filter(|e| matches!(e.what, What::Dns { .. }))
+            .map(|e| e.t)
+            .collect();
+        assert_eq!(dns, [35.0], "published exactly when the change went INSYNC");
+    }
+
+    #[test]
+    fn health_changes_propagate_after_the_modelled_delay() {
+        let mut w = world();
+        w.health.insert(
+            "hc".into(),
+            HealthCheck::http("hc", Ipv4Addr::new(127, 0, 0, 11), 8080),
+        );
+        let update = HealthUpdate {
+            version: Some(1),
+            inverted: Some(true),
+            ..HealthUpdate::default()
+        };
+        assert_eq!(
+            w.update_health_check("hc", update.clone()).unwrap().version,
+            2
+        );
+        assert_eq!(
+            w.update_health_check("hc", update),
+            Err(HealthError::VersionMismatch)
+        );
+        w.advance(Duration::from_secs(9));
+        assert!(w.health["hc"].observed.healthy);
+        w.advance(Duration::from_secs(11));
+        assert!(!w.health["hc"].observed.healthy);
+    }
+
+    #[test]
+    fn timed_outages_take_the_primary_down_and_back() {
+        let opts = LabOptions {
+            faults: vec!["primary-outage@30s/1m".parse().unwrap()],
+            ..LabOptions::default()
+        };
+        let mut w = World::new(
+            &opts,
+            vec!["us-east-1".into(), "us-west-2".into()],
+            Some("us-east-1".into()),
+            8080,
+            Utc::now(),
+        );
+        w.settle();
+        w.advance(Duration::from_secs(31));
+        assert!(w.down.contains("us-east-1"));
+        w.advance(Duration::from_secs(91));
+        assert!(w.down.is_empty());
+    }
 }

@@ -48,6 +48,10 @@ pub struct Report {
     /// lab's ground truth (every control-plane call, state change, write outage and DNS change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<serde_json::Value>,
+    /// Drills with `[probes]`: what the probes saw (directions, read-backs, phases, the stop
+    /// condition that fired, the time series). See `docs/report.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +126,7 @@ impl Report {
                 scale,
             },
             lab: None,
+            probes: result.probes.clone(),
         }
     }
 

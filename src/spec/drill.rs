@@ -23,6 +23,10 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "timeouts",
     "slo",
     "groups",
+    "scheduling",
+    "lab",
+    "probes",
+    "stop",
 ];
 
 pub const DEFAULT_TTL: i64 = 60;
@@ -53,6 +57,7 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
     };
     let description = r.string(root, "description", "a string");
     let schedule = read_schedule(r, root);
+    let schedule = super::scheduling::attach(r, root, schedule);
     let drill_ttl = read_ttl(r, root);
     let soak = r.string(root, "soak", DURATION);
     let soak_value = match &soak {
@@ -79,6 +84,8 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
         failback.as_present().is_none_or(|f| f.value),
     );
     let groups = groups::read(r, root, regions.as_ref());
+    let probes = super::probes::read(r, root);
+    let lab = super::lab::read(r, root);
 
     let drill = Drill {
         path: path.to_path_buf(),
@@ -102,6 +109,8 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
         },
         timeouts: timeouts?,
         slo: slo?,
+        probes: probes?,
+        lab: lab?,
     };
     (!r.has_errors()).then_some(drill)
 }
@@ -161,6 +170,7 @@ fn read_schedule(r: &mut Reader, root: &Table) -> Option<Option<Schedule>> {
     Some(cron.present().map(|c| Schedule {
         cron: c.value,
         timezone: timezone.present().map(|tz| tz.value),
+        policy: Default::default(),
     }))
 }
 
@@ -422,7 +432,11 @@ fn read_slo(r: &mut Reader, root: &Table, soak: Option<Duration>, failback: bool
         }
         Field::Invalid => return None,
     };
-    r.keys(&table, &["max_write_outage", "max_duration"]);
+    let keys: Vec<&str> = ["max_write_outage", "max_duration"]
+        .into_iter()
+        .chain(super::probes::SLO_KEYS.iter().copied())
+        .collect();
+    r.keys(&table, &keys);
     let outage = duration_key(r, &table, "max_write_outage");
     let duration = duration_key(r, &table, "max_duration");
     if let (Some(o), Some(d)) = (outage.as_present(), duration.as_present())

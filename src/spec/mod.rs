@@ -10,11 +10,14 @@ mod diagnostic;
 mod drill;
 mod files;
 mod groups;
+mod lab;
 pub mod model;
+mod probes;
 mod reader;
 mod records;
 pub mod regions;
 mod schedule;
+pub mod scheduling;
 mod suggest;
 mod traffic;
 
@@ -29,6 +32,7 @@ pub use drill::{
     DEFAULT_INSYNC, DEFAULT_PROMOTION, DEFAULT_SOAK, DEFAULT_TTL, DEFAULT_VERIFY, MAX_TTL,
 };
 pub use files::drill_files;
+pub use lab::LabSettings;
 pub use model::*;
 pub use schedule::parse_cron;
 

@@ -27,6 +27,11 @@ pub struct Drill {
     pub failback: bool,
     pub timeouts: Timeouts,
     pub slo: Slos,
+    /// `[probes]` with the SLOs and stop conditions that need them; None runs the drill on
+    /// control-plane evidence alone.
+    pub probes: Option<Probes>,
+    /// `[lab]`: how the embedded lab's world differs from its defaults under `--lab`.
+    pub lab: Option<super::lab::LabSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,6 +40,8 @@ pub struct Schedule {
     pub cron: String,
     /// IANA time zone; None means UTC.
     pub timezone: Option<String>,
+    /// `[scheduling]`: allowed hours, blackouts, missed runs, grace.
+    pub policy: super::scheduling::Policy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,6 +128,10 @@ pub struct Slos {
     /// Longest acceptable drill, from the first change to the last restore.
     pub max_duration: Option<Duration>,
 }
+
+pub use super::probes::{
+    CanaryProbe, DnsProbe, HttpProbe, ProbeSlos, Probes, RegionFrom, StopConditions,
+};
 
 impl Drill {
     /// Every record the drill touches, with the zone it lives in.

@@ -236,6 +236,49 @@ impl Reader {
         }
     }
 
+    /// A number written as an integer or a float (`30` or `2.5`).
+    pub fn number(&mut self, table: &Table, key: &str, expected: &str) -> Field<At<f64>> {
+        self.typed(table, key, expected, |v| match v {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// An array of strings, each with its own span; a non-string element is reported.
+    pub fn strings(&mut self, table: &Table, key: &str, expected: &str) -> Field<Vec<At<String>>> {
+        let path = table.key(key);
+        let Field::Present(array) = self.typed(table, key, expected, DeValue::as_array) else {
+            return if table.get(key).is_some() {
+                Field::Invalid
+            } else {
+                Field::Absent
+            };
+        };
+        let mut items = Vec::new();
+        let mut all_strings = true;
+        for (i, item) in array.value.iter().enumerate() {
+            match item.get_ref().as_str() {
+                Some(text) => items.push(At {
+                    value: text.to_string(),
+                    span: item.span(),
+                }),
+                None => {
+                    all_strings = false;
+                    let message = format!("expected a string, found {}", describe(item.get_ref()));
+                    self.error(item.span(), format!("{path}[{i}]"), message);
+                }
+            }
+        }
+        if all_strings {
+            Field::Present(items)
+        } else {
+            Field::Invalid
+        }
+    }
+
     pub fn table<'d, 'i>(
         &mut self,
         table: &Table<'d, 'i>,

@@ -1,0 +1,486 @@
+//! The lease: one run at a time per target (global cluster) across hosts, kept in Route 53 itself
+//! so it needs nothing the drill does not already use. It is a TXT record
+//! `_drill-lease.<global-cluster>.<zone of the drill's first group>` holding the owner (host/pid),
+//! the run id, the drill and an expiry:
+//!
+//! - **acquire**: `CREATE`, which Route 53 refuses (`InvalidChangeBatch`) when the record exists.
+//!   A lease past its expiry (plus [`CLOCK_SKEW`]) is taken over with `DELETE` of the exact stale
+//!   record and `CREATE` of ours in one batch: if two hosts try at once, the second DELETE no
+//!   longer matches and its whole batch is refused, so exactly one wins.
+//! - **renew** every [`RENEW_EVERY`] while the run lasts, the same way (DELETE exactly what we
+//!   wrote, CREATE the new expiry), so a crashed holder's lease simply expires within
+//!   [`LEASE_FOR`]. A renewal refused because the record changed means someone took the lease:
+//!   the run is told to stop.
+//! - **release**: `DELETE` of exactly what we wrote.
+//!
+//! The lease is the tool's own record, not part of the service, so it is not journaled as a drill
+//! change; expiry is its crash recovery. Hosts must agree on the time to within [`CLOCK_SKEW`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::clock::Clock;
+use crate::cloud::{ChangeAction, CloudError, RecordChange, RecordKey, RecordSet, Route53, fqdn};
+use crate::spec::Drill;
+
+/// How long a lease lasts unless renewed.
+pub const LEASE_FOR: Duration = Duration::from_secs(10 * 60);
+/// How often a held lease is renewed.
+pub const RENEW_EVERY: Duration = Duration::from_secs(200);
+/// How long past its expiry a lease must be before another host takes it over.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// Attempts to get past records that change under us (released, taken over) before giving up.
+const ATTEMPTS: usize = 5;
+const TAG: &str = "drill-lease";
+const TTL: i64 = 60;
+
+/// Who holds a lease, as written in its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// `host/pid`.
+    pub owner: String,
+    pub run_id: String,
+    pub drill: String,
+    pub expires: DateTime<Utc>,
+}
+
+impl Holder {
+    fn txt(&self) -> String {
+        format!(
+            "\"{TAG} v=1 owner={} run={} drill={} expires={}\"",
+            self.owner,
+            self.run_id,
+            self.drill,
+            self.expires.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    }
+
+    /// Reads a lease record's TXT value; None if it is not one of ours.
+    pub fn parse(value: &str) -> Option<Holder> {
+        let text = value.trim().trim_matches('"');
+        let mut words = text.split_whitespace();
+        if words.next() != Some(TAG) || words.next() != Some("v=1") {
+            return None;
+        }
+        let (mut owner, mut run_id, mut drill, mut expires) = (None, None, None, None);
+        for word in words {
+            match word.split_once('=')? {
+                ("owner", v) => owner = Some(v.to_string()),
+                ("run", v) => run_id = Some(v.to_string()),
+                ("drill", v) => drill = Some(v.to_string()),
+                ("expires", v) => expires = DateTime::parse_from_rfc3339(v).ok(),
+                _ => {}
+            }
+        }
+        Some(Holder {
+            owner: owner?,
+            run_id: run_id?,
+            drill: drill?,
+            expires: expires?.with_timezone(&Utc),
+        })
+    }
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (run {} of drill {}, lease until {})",
+            self.owner,
+            self.run_id,
+            self.drill,
+            self.expires.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    }
+}
+
+/// This process as a lease owner: `host/pid`.
+pub fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .take(63)
+        .collect();
+    let host = if host.is_empty() {
+        "unknown-host".to_string()
+    } else {
+        host
+    };
+    format!("{host}/{}", std::process::id())
+}
+
+/// Where a drill's lease (and its scheduler's claims) live: the hosted zone of its first group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub zone_id: String,
+    /// Fully qualified, with the trailing dot.
+    pub zone_name: String,
+    pub global_cluster: String,
+}
+
+impl Place {
+    pub async fn of(route53: &dyn Route53, drill: &Drill) -> Result<Place, CloudError> {
+        let group = drill.groups.first().ok_or_else(|| CloudError::NotFound {
+            resource: format!("a record group in drill {}", drill.name),
+            code: "NoGroups".to_string(),
+        })?;
+        let zone = route53.find_zone(&group.zone).await?;
+        Ok(Place {
+            zone_id: zone.id,
+            zone_name: fqdn(&zone.name),
+            global_cluster: drill.database.global_cluster.clone(),
+        })
+    }
+
+    /// `_drill-lease.<global-cluster>.<zone>.`
+    pub fn lease_name(&self) -> String {
+        format!(
+            "_drill-lease.{}.{}",
+            self.global_cluster.to_ascii_lowercase(),
+            self.zone_name
+        )
+    }
+
+    pub fn key(&self, name: &str) -> RecordKey {
+        RecordKey {
+            zone_id: self.zone_id.clone(),
+            name: name.to_string(),
+            rtype: "TXT".to_string(),
+            set_identifier: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error(
+        "global cluster {target} is leased to {holder}; nothing was changed. The lease is the TXT record {record}; if that run died, it expires by itself"
+    )]
+    Busy {
+        target: String,
+        record: String,
+        holder: Holder,
+    },
+    #[error(
+        "the record {record} exists but is not a drill lease ({value}); it was left alone. Remove it, or rename the drill's global cluster"
+    )]
+    Foreign { record: String, value: String },
+    #[error("lost the lease {record}: {why}")]
+    Lost { record: String, why: String },
+    #[error("lease {record}: {source}")]
+    Cloud {
+        record: String,
+        #[source]
+        source: CloudError,
+    },
+    #[error("lease {record}: the record kept changing under us; gave up after {ATTEMPTS} attempts")]
+    Contended { record: String },
+}
+
+/// Route 53 refuses a CREATE of an existing record, and a DELETE that does not match exactly, with
+/// `InvalidChangeBatch`.
+fn refused(e: &CloudError) -> bool {
+    e.code() == Some("InvalidChangeBatch")
+}
+
+fn txt_record(name: &str, value: String) -> RecordSet {
+    RecordSet::simple(name, "TXT", TTL, &[value.as_str()])
+}
+
+/// A held lease. Release it with [`Lease::release`]; if the process dies instead, it expires.
+pub struct Lease {
+    route53: Arc<dyn Route53>,
+    clock: Clock,
+    place: Place,
+    name: String,
+    /// What we last wrote: the exact record a renewal or release must DELETE.
+    current: Mutex<(Holder, RecordSet)>,
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease")
+            .field("name", &self.name)
+            .field("holder", &self.holder())
+            .finish()
+    }
+}
+
+impl Lease {
+    /// Takes the lease for `run_id` of `drill`, or says who holds it.
+    pub async fn acquire(
+        route53: Arc<dyn Route53>,
+        clock: Clock,
+        place: Place,
+        owner: &str,
+        run_id: &str,
+        drill: &str,
+    ) -> Result<Lease, LeaseError> {
+        let name = place.lease_name();
+        let cloud = |source| LeaseError::Cloud {
+            record: name.clone(),
+            source,
+        };
+        let mine = |clock: &Clock| Holder {
+            owner: owner.to_string(),
+            run_id: run_id.to_string(),
+            drill: drill.to_string(),
+            expires: clock.now() + LEASE_FOR,
+        };
+        let mut last_refusal = None;
+        for _ in 0..ATTEMPTS {
+            let holder = mine(&clock);
+            let record = txt_record(&name, holder.txt());
+            let create = RecordChange {
+                action: ChangeAction::Create,
+                record: record.clone(),
+            };
+            let comment = format!("drill lease: take for run {run_id}");
+            match route53
+                .change_records(&place.zone_id, std::slice::from_ref(&create), &comment)
+                .await
+            {
+                Ok(_) => return Ok(Lease::held(route53, clock, place, name, holder, record)),
+                Err(e) if refused(&e) => last_refusal = Some(e),
+                Err(e) => return Err(cloud(e)),
+            }
+            // It exists (or the batch was refused for another reason, which the read tells).
+            let Some(existing) = route53.get_record(&place.key(&name)).await.map_err(cloud)? else {
+                continue; // released meanwhile: try again
+            };
+            last_refusal = None;
+            let value = existing.values.join(" ");
+            let Some(theirs) = Holder::parse(&value) else {
+                return Err(LeaseError::Foreign {
+                    record: name.clone(),
+                    value,
+                });
+            };
+            if theirs.owner == holder.owner && theirs.run_id == holder.run_id {
+                // Our own CREATE landed on an earlier attempt whose answer was lost.
+                return Ok(Lease::held(route53, clock, place, name, theirs, existing));
+            }
+            let stale_since = theirs.expires + CLOCK_SKEW;
+            if clock.now() < stale_since {
+                return Err(LeaseError::Busy {
+                    target: place.global_cluster.clone(),
+                    record: name.clone(),
+                    holder: theirs,
+                });
+            }
+            let takeover = [
+                RecordChange {
+                    action: ChangeAction::Delete,
+                    record: existing.clone(),
+                },
+                create,
+            ];
+            let comment = format!("drill lease: take over the expired lease of {theirs}");
+            match route53
+                .change_records(&place.zone_id, &takeover, &comment)
+                .await
+            {
+                Ok(_) => {
+                    tracing::warn!(
+                        "took over the expired lease {name} of {theirs}; that run did not release it (it probably died: see `drill recover`)"
+                    );
+                    return Ok(Lease::held(route53, clock, place, name, holder, record));
+                }
+                // Someone else changed the record first: look again.
+                Err(e) if refused(&e) => continue,
+                Err(e) => return Err(cloud(e)),
+            }
+        }
+        // A CREATE refused although no record is there was refused for another reason: say it.
+        Err(match last_refusal {
+            Some(e) => cloud(e),
+            None => LeaseError::Contended { record: name },
+        })
+    }
+
+    fn held(
+        route53: Arc<dyn Route53>,
+        clock: Clock,
+        place: Place,
+        name: String,
+        holder: Holder,
+        record: RecordSet,
+    ) -> Lease {
+        tracing::info!("holding the lease {name} until {}", holder.expires);
+        Lease {
+            route53,
+            clock,
+            place,
+            name,
+            current: Mutex::new((holder, record)),
+        }
+    }
+
+    fn current(&self) -> (Holder, RecordSet) {
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn holder(&self) -> Holder {
+        self.current().0
+    }
+
+    /// The lease record's name.
+    pub fn record(&self) -> &str {
+        &self.name
+    }
+
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+
+    /// Pushes the expiry out by [`LEASE_FOR`]: DELETE exactly what we wrote and CREATE the new
+    /// value, in one batch. `Lost` if the record is no longer ours.
+    pub async fn renew(&self) -> Result<(), LeaseError> {
+        let (held, record) = self.current();
+        let holder = Holder {
+            expires: self.clock.now() + LEASE_FOR,
+            ..held.clone()
+        };
+        let next = txt_record(&self.name, holder.txt());
+        let batch = [
+            RecordChange {
+                action: ChangeAction::Delete,
+                record,
+            },
+            RecordChange {
+                action: ChangeAction::Create,
+                record: next.clone(),
+            },
+        ];
+        let comment = format!("drill lease: renew for run {}", held.run_id);
+        match self
+            .route53
+            .change_records(&self.place.zone_id, &batch, &comment)
+            .await
+        {
+            Ok(_) => {
+                *self
+                    .current
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = (holder, next);
+                Ok(())
+            }
+            Err(e) if refused(&e) => Err(LeaseError::Lost {
+                record: self.name.clone(),
+                why: self.who_has_it().await,
+            }),
+            Err(source) => Err(LeaseError::Cloud {
+                record: self.name.clone(),
+                source,
+            }),
+        }
+    }
+
+    async fn who_has_it(&self) -> String {
+        match self.route53.get_record(&self.place.key(&self.name)).await {
+            Ok(Some(r)) => match Holder::parse(&r.values.join(" ")) {
+                Some(h) => format!("it is now held by {h}"),
+                None => format!("it now holds {}", r.values.join(" ")),
+            },
+            Ok(None) => "the record was deleted".to_string(),
+            Err(e) => format!("the record changed, and reading it failed: {e}"),
+        }
+    }
+
+    /// Renews the lease for as long as it is polled; returns only when the lease is lost (taken
+    /// over, deleted, or not renewable before it expired), so a caller can race it against the
+    /// run and stop the run when it returns.
+    pub async fn keep(&self) -> LeaseError {
+        let mut wait = RENEW_EVERY;
+        loop {
+            self.clock.sleep(wait).await;
+            match self.renew().await {
+                Ok(()) => wait = RENEW_EVERY,
+                Err(e @ LeaseError::Lost { .. }) => return e,
+                Err(e) => {
+                    let expires = self.holder().expires;
+                    if self.clock.now() + RENEW_EVERY / 4 >= expires {
+                        return LeaseError::Lost {
+                            record: self.name.clone(),
+                            why: format!("could not renew it before it expired at {expires}: {e}"),
+                        };
+                    }
+                    tracing::warn!("could not renew the lease (will retry): {e}");
+                    wait = RENEW_EVERY / 8;
+                }
+            }
+        }
+    }
+
+    /// Deletes exactly what we wrote. Failing that, the lease expires by itself at its expiry.
+    pub async fn release(self) -> Result<(), LeaseError> {
+        let (holder, record) = self.current();
+        let delete = RecordChange {
+            action: ChangeAction::Delete,
+            record,
+        };
+        let comment = format!("drill lease: release after run {}", holder.run_id);
+        match self
+            .route53
+            .change_records(&self.place.zone_id, &[delete], &comment)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!("released the lease {}", self.name);
+                Ok(())
+            }
+            Err(e) if refused(&e) => Err(LeaseError::Lost {
+                record: self.name.clone(),
+                why: self.who_has_it().await,
+            }),
+            Err(source) => Err(LeaseError::Cloud {
+                record: self.name.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holders_round_trip_through_their_txt_value() {
+        let h = Holder {
+            owner: "ops-1.example/4242".into(),
+            run_id: "20250107T100000Z-1a2b".into(),
+            drill: "checkout".into(),
+            expires: DateTime::parse_from_rfc3339("2025-01-07T10:10:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        };
+        assert_eq!(Holder::parse(&h.txt()), Some(h.clone()));
+        assert!(
+            h.txt().len() < 255,
+            "one TXT string holds at most 255 characters"
+        );
+        assert_eq!(Holder::parse("\"v=spf1 -all\""), None);
+        assert_eq!(Holder::parse("\"drill-lease v=1 owner=x\""), None);
+    }
+
+    #[test]
+    fn the_owner_is_host_and_pid() {
+        let o = owner();
+        let (host, pid) = o.rsplit_once('/').unwrap();
+        assert!(!host.is_empty());
+        assert_eq!(pid, std::process::id().to_string());
+    }
+}

@@ -1,0 +1,364 @@
+//! The real binary against the embedded lab: the README's drill, and every lab fault, each ending
+//! in its documented outcome with the world as it began; `drill lab` served to a non-Rust client.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use serde::Deserialize;
+
+use crate::support::Drill;
+
+/// The parts of a lab run's report these tests check.
+#[derive(Debug, Deserialize)]
+struct Report {
+    outcome: String,
+    exit_code: i32,
+    steps: Vec<Step>,
+    errors: Vec<String>,
+    time: Time,
+    lab: Lab,
+}
+
+#[derive(Debug, Deserialize)]
+struct Step {
+    name: String,
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Time {
+    clock: String,
+    scale: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Lab {
+    time_scale: f64,
+    faults: Vec<String>,
+    world_restored: bool,
+    ground_truth: serde_json::Value,
+}
+
+/// Runs `drill run FILE --lab` with the faults, checks the exit code and returns the report.
+fn lab_run(file: &str, faults: &[&str], scale: Option<&str>, code: i32) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let mut drill = Drill::new()
+        .state_dir(dir.path())
+        .args(["run", file, "--lab", "--yes", "--report"])
+        .arg(&report);
+    if let Some(scale) = scale {
+        drill = drill.args(["--time-scale", scale]);
+    }
+    for fault in faults {
+        drill = drill.args(["--fault", fault]);
+    }
+    drill.expect_code(code);
+    read_report(&report)
+}
+
+fn read_report(path: &Path) -> Report {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn step_names(report: &Report) -> Vec<&str> {
+    report.steps.iter().map(|s| s.name.as_str()).collect()
+}
+
+#[test]
+fn the_readme_drill_passes_in_the_lab_and_leaves_the_world_as_it_began() {
+    let report = lab_run("drills/example.toml", &[], None, 0);
+    assert_eq!(report.outcome, "passed", "{:?}", report.errors);
+    assert_eq!(report.exit_code, 0);
+    assert_eq!(
+        step_names(&report),
+        [
+            "preflight",
+            "lower_ttls",
+            "promote",
+            "shift_traffic",
+            "verify_shift",
+            "soak",
+            "fail_back",
+            "verify_recovery",
+            "restore_ttls"
+        ]
+    );
+    assert!(report.steps.iter().all(|s| s.status == "passed"));
+    assert_eq!(report.time.clock, "modelled");
+    assert_eq!(report.time.scale, 30.0);
+    assert_eq!(report.lab.time_scale, 30.0);
+    assert!(report.lab.world_restored);
+    // The ground truth saw the writer move and come back.
+    let events = report.lab.ground_truth["events"].as_array().unwrap();
+    assert!(events.len() > 10, "{events:?}");
+    let text = report.lab.ground_truth.to_string();
+    assert!(text.contains("SwitchoverGlobalCluster"), "{text}");
+}
+
+#[test]
+fn plan_in_the_lab_lists_the_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["plan", "drills/failover-records.toml", "--lab"])
+        .expect_code(0)
+        .stdout_contains("FailoverGlobalCluster AllowDataLoss=true")
+        .stdout_contains("UpdateHealthCheck")
+        .stdout_contains("TTL 300 → 30");
+}
+
+/// Each fault, the drill it runs with, and the outcome the fault documentation promises.
+#[test]
+fn throttling_is_absorbed_by_retries() {
+    let r = lab_run("drills/example.toml", &["throttle=0.2"], Some("60"), 0);
+    assert!(r.lab.world_restored);
+    assert_eq!(r.lab.faults, ["throttle=0.2"]);
+}
+
+#[test]
+fn a_failing_switchover_rolls_back() {
+    let r = lab_run("drills/example.toml", &["switchover-fails"], Some("60"), 4);
+    assert_eq!(r.outcome, "rolled_back");
+    assert!(r.lab.world_restored);
+    assert!(
+        r.errors.iter().any(|e| e.contains("cancelled or failed")),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(
+        step_names(&r),
+        ["preflight", "lower_ttls", "promote", "rollback"]
+    );
+}
+
+#[test]
+fn a_hanging_switchover_times_out_and_rolls_back() {
+    let r = lab_run(
+        "drills/example.toml",
+        &["switchover-hangs=20m"],
+        Some("60"),
+        4,
+    );
+    assert!(r.lab.world_restored);
+    assert!(
+        r.errors.iter().any(|e| e.contains("timed out")),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn a_primary_outage_stops_a_switchover_and_the_drill_rolls_back() {
+    let r = lab_run(
+        "drills/example.toml",
+        &["primary-outage@promote/5m"],
+        Some("60"),
+        4,
+    );
+    assert!(r.lab.world_restored);
+}
+
+#[test]
+fn a_failover_survives_a_primary_outage_and_fails_back_once_it_resyncs() {
+    let r = lab_run(
+        "drills/failover-records.toml",
+        &["primary-outage@promote/10m"],
+        Some("60"),
+        0,
+    );
+    assert!(r.lab.world_restored, "{:?}", r.errors);
+    assert!(
+        r.lab
+            .ground_truth
+            .to_string()
+            .contains("FailoverGlobalCluster")
+    );
+}
+
+#[test]
+fn replication_lag_slows_but_does_not_fail_the_drill() {
+    let r = lab_run(
+        "drills/example.toml",
+        &["replication-lag=5s"],
+        Some("60"),
+        0,
+    );
+    assert!(r.lab.world_restored);
+}
+
+#[test]
+fn a_secondary_in_pending_resync_is_refused_and_nothing_changes() {
+    let r = lab_run(
+        "drills/example.toml",
+        &["secondary-pending-resync"],
+        Some("60"),
+        3,
+    );
+    assert_eq!(r.outcome, "refused");
+    assert!(r.lab.world_restored);
+    assert!(
+        r.errors.iter().any(|e| e.contains("pending-resync")),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn a_slow_insync_times_out_and_rolls_back() {
+    let r = lab_run("drills/example.toml", &["slow-insync=600s"], Some("60"), 4);
+    assert!(r.lab.world_restored);
+    assert!(
+        r.errors.iter().any(|e| e.contains("INSYNC")),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
+fn an_unknown_fault_is_a_usage_error() {
+    Drill::new()
+        .args([
+            "run",
+            "drills/example.toml",
+            "--lab",
+            "--yes",
+            "--fault",
+            "meteor",
+        ])
+        .expect_code(2)
+        .stderr_contains("--fault meteor");
+}
+
+#[test]
+fn drill_lab_serves_a_world_that_boto3_can_drive() {
+    let mut child = Drill::new()
+        .args(["lab", "--world", "drills/example.toml"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let endpoint = line["aws_endpoint"].as_str().unwrap().to_string();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{first}");
+    assert!(line["dns"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        line["regions"]["us-east-1"]["app"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.11:")
+    );
+
+    let script = r#"
+import sys, boto3
+kw = dict(endpoint_url=sys.argv[1], aws_access_key_id="LABACCESSKEY", aws_secret_access_key="lab-secret-key")
+r53 = boto3.client("route53", region_name="us-east-1", **kw)
+zone = r53.list_hosted_zones_by_name(DNSName="example.com.")["HostedZones"][0]
+sets = r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+api = sorted((s["SetIdentifier"], s["Weight"], s["TTL"]) for s in sets if s["Name"] == "api.example.com.")
+print("api", api)
+rds = boto3.client("rds", region_name="us-west-2", **kw)
+g = rds.describe_global_clusters(GlobalClusterIdentifier="example-global")["GlobalClusters"][0]
+writer = [m["DBClusterArn"] for m in g["GlobalClusterMembers"] if m["IsWriter"]]
+print("writer", writer)
+try:
+    rds.describe_global_clusters(GlobalClusterIdentifier="nope")
+except rds.exceptions.GlobalClusterNotFoundFault:
+    print("missing ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &endpoint])
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("api [('us-east-1', 100, 300), ('us-west-2', 0, 300)]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("writer ['arn:aws:rds:us-east-1:123456789012:cluster:example-global-use1']"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("missing ok"), "{stdout}");
+
+    // SIGTERM ends the lab cleanly.
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+/// The example drill with a `[lab]` table appended.
+fn example_with_lab(dir: &Path, lab: &str) -> std::path::PathBuf {
+    let path = dir.join("with-lab.toml");
+    let text = std::fs::read_to_string("drills/example.toml").unwrap();
+    std::fs::write(&path, format!("{text}\n[lab]\n{lab}")).unwrap();
+    path
+}
+
+#[test]
+fn a_lab_table_in_the_drill_file_sets_the_scale_and_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_with_lab(
+        dir.path(),
+        "time_scale = 60\nfaults = [\"switchover-fails\"]\n",
+    );
+    let report = dir.path().join("report.json");
+    Drill::new()
+        .state_dir(dir.path())
+        .args([
+            "run".as_ref(),
+            file.as_os_str(),
+            "--lab".as_ref(),
+            "--yes".as_ref(),
+        ])
+        .args(["--report".as_ref(), report.as_os_str()])
+        .expect_code(4);
+    let r = read_report(&report);
+    assert_eq!(r.time.scale, 60.0);
+    assert_eq!(r.lab.faults, ["switchover-fails"]);
+    assert!(r.lab.world_restored);
+}
+
+#[test]
+fn a_bad_fault_in_the_lab_table_is_reported_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_with_lab(
+        dir.path(),
+        "faults = [\"switchover-fails\", \"meteor\"]\ntime_scale = 0\n",
+    );
+    let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+    let ran = Drill::new()
+        .args(["validate".as_ref(), file.as_os_str()])
+        .expect_code(2);
+    let faults_line = lines - 1;
+    assert!(
+        ran.stderr.contains(&format!(
+            "{}:{faults_line}:31: lab.faults[1]: invalid fault `meteor`",
+            file.display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains(&format!("{}:{lines}:14: lab.time_scale:", file.display())),
+        "{}",
+        ran.stderr
+    );
+}
