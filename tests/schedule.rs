@@ -919,6 +919,35 @@ async fn the_lease_is_exclusive_released_and_taken_over_only_when_stale() {
         "{busy}"
     );
     a.renew().await.expect("the holder renews");
+    // A renewal still in flight when the run ended: Route 53 holds a newer value of ours than the
+    // one `a` remembers. Release still finds and deletes it.
+    let key = place.key(&place.lease_name());
+    let held = r53.get_record(&key).await.unwrap().unwrap();
+    let newer = RecordSet::simple(
+        &place.lease_name(),
+        "TXT",
+        60,
+        &[&held.values[0].replace(
+            &format!("expires={}", a.holder().expires.format("%Y")),
+            "expires=2099",
+        )],
+    );
+    r53.change_records(
+        &place.zone_id,
+        &[
+            RecordChange {
+                action: ChangeAction::Delete,
+                record: held,
+            },
+            RecordChange {
+                action: ChangeAction::Create,
+                record: newer,
+            },
+        ],
+        "",
+    )
+    .await
+    .unwrap();
     a.release().await.expect("the holder releases");
     assert_eq!(
         r53.get_record(&place.key(&place.lease_name()))

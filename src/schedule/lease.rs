@@ -424,32 +424,55 @@ impl Lease {
         }
     }
 
-    /// Deletes exactly what we wrote. Failing that, the lease expires by itself at its expiry.
+    /// Deletes exactly what we wrote. If that no longer matches but the record is still ours (a
+    /// renewal was in flight when the run ended, so Route 53 holds a newer value of ours), deletes
+    /// that. Failing both, the lease expires by itself.
     pub async fn release(self) -> Result<(), LeaseError> {
-        let (holder, record) = self.current();
-        let delete = RecordChange {
-            action: ChangeAction::Delete,
-            record,
-        };
+        let (holder, mut record) = self.current();
         let comment = format!("drill lease: release after run {}", holder.run_id);
-        match self
-            .route53
-            .change_records(&self.place.zone_id, &[delete], &comment)
-            .await
-        {
-            Ok(_) => {
-                tracing::info!("released the lease {}", self.name);
-                Ok(())
+        for attempt in 0..2 {
+            let delete = RecordChange {
+                action: ChangeAction::Delete,
+                record: record.clone(),
+            };
+            match self
+                .route53
+                .change_records(&self.place.zone_id, &[delete], &comment)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!("released the lease {}", self.name);
+                    return Ok(());
+                }
+                Err(e) if refused(&e) && attempt == 0 => {
+                    let now = self
+                        .route53
+                        .get_record(&self.place.key(&self.name))
+                        .await
+                        .ok()
+                        .flatten();
+                    let ours = now.filter(|r| {
+                        Holder::parse(&r.values.join(" "))
+                            .is_some_and(|h| h.owner == holder.owner && h.run_id == holder.run_id)
+                    });
+                    match ours {
+                        Some(r) => record = r,
+                        None => break,
+                    }
+                }
+                Err(e) if refused(&e) => break,
+                Err(source) => {
+                    return Err(LeaseError::Cloud {
+                        record: self.name.clone(),
+                        source,
+                    });
+                }
             }
-            Err(e) if refused(&e) => Err(LeaseError::Lost {
-                record: self.name.clone(),
-                why: self.who_has_it().await,
-            }),
-            Err(source) => Err(LeaseError::Cloud {
-                record: self.name.clone(),
-                source,
-            }),
         }
+        Err(LeaseError::Lost {
+            record: self.name.clone(),
+            why: self.who_has_it().await,
+        })
     }
 }
 
