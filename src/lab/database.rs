@@ -277,6 +277,29 @@ impl Database {
     }
 
     /// A cluster named by ARN, or by id within the calling region (as RDS resolves identifiers).
+    /// The global cluster and a cluster named by id (in `region`) or ARN, or the fault RDS answers
+    /// with when either does not exist.
+    fn global_and_cluster(
+        &self,
+        global: &str,
+        cluster: &str,
+        region: &str,
+    ) -> Result<(&Global, &Cluster), RdsError> {
+        let g = self.globals.get(global).ok_or_else(|| {
+            refuse(
+                "GlobalClusterNotFoundFault",
+                format!("Global cluster {global} not found."),
+            )
+        })?;
+        let c = self.resolve(cluster, region).ok_or_else(|| {
+            refuse(
+                "DBClusterNotFoundFault",
+                format!("DBCluster {cluster} not found."),
+            )
+        })?;
+        Ok((g, c))
+    }
+
     pub fn resolve(&self, ident: &str, region: &str) -> Option<&Cluster> {
         if ident.starts_with("arn:") {
             self.clusters.get(ident)
@@ -374,18 +397,7 @@ impl Database {
         region: &str,
         down: &BTreeSet<String>,
     ) -> Result<(String, String), RdsError> {
-        let g = self.globals.get(global).ok_or_else(|| {
-            refuse(
-                "GlobalClusterNotFoundFault",
-                format!("Global cluster {global} not found."),
-            )
-        })?;
-        let t = self.resolve(target, region).ok_or_else(|| {
-            refuse(
-                "DBClusterNotFoundFault",
-                format!("DBCluster {target} not found."),
-            )
-        })?;
+        let (g, t) = self.global_and_cluster(global, target, region)?;
         if !g.members.contains(&t.arn) {
             return Err(refuse(
                 "InvalidParameterValue",
@@ -519,18 +531,7 @@ impl Database {
         cluster: &str,
         region: &str,
     ) -> Result<(), RdsError> {
-        let g = self.globals.get(global).ok_or_else(|| {
-            refuse(
-                "GlobalClusterNotFoundFault",
-                format!("Global cluster {global} not found."),
-            )
-        })?;
-        let c = self.resolve(cluster, region).ok_or_else(|| {
-            refuse(
-                "DBClusterNotFoundFault",
-                format!("DBCluster {cluster} not found."),
-            )
-        })?;
+        let (g, c) = self.global_and_cluster(global, cluster, region)?;
         if !g.members.contains(&c.arn) {
             return Err(refuse(
                 "DBClusterNotFoundFault",
