@@ -45,25 +45,8 @@ baseline = "10s"
 
 {extra}
 
-[[groups]]
-name = "api"
-zone = "example.com"
-traffic = "weighted"
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-east-1"
-  region = "us-east-1"
-  drill_weight = 0
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-west-2"
-  region = "us-west-2"
-  drill_weight = 100
-"#
+{api_group}"#,
+        api_group = crate::support::API_GROUP
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("write the drill");

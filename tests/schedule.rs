@@ -170,25 +170,8 @@ global_cluster = "{name}-global"
 secondary_cluster = "{name}-usw2"
 mode = "switchover"
 
-[[groups]]
-name = "api"
-zone = "example.com"
-traffic = "weighted"
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-east-1"
-  region = "us-east-1"
-  drill_weight = 0
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-west-2"
-  region = "us-west-2"
-  drill_weight = 100
-"#
+{api_group}"#,
+        api_group = crate::support::API_GROUP
     )
 }
 
