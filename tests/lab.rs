@@ -14,6 +14,7 @@ use aws_sdk_route53::error::ProvideErrorMetadata;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
 };
+use failover_drill::lab::truth::What;
 use failover_drill::lab::{self, Fault, LAB_ACCESS_KEY_ID, LAB_SECRET_ACCESS_KEY, Lab, LabOptions};
 use failover_drill::spec::{self, Drill};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
@@ -1471,6 +1472,45 @@ async fn lab_fault_dns_silent_never_answers() {
         "DNS back after a modelled minute",
         Duration::from_secs(10),
         || async { dig(&lab, API, RecordType::A, None).await.map(|_| ()) },
+    )
+    .await;
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn lab_fault_dns_stale_keeps_answering_the_old_records() {
+    let lab = start("example.toml", options(100.0, &["dns-stale@promote/10m"])).await;
+    let r53 = route53(&lab);
+    let zone = zone_id(&r53, "example.com.").await;
+    assert_eq!(a_records(&lab, API).await, ["127.0.0.11"]);
+    switchover(&lab).await;
+    // The API takes the change and reports it INSYNC, TestDNSAnswer shows the new weights...
+    let change = set_weights(&r53, &zone, 0, 100, 60).await;
+    wait_insync(&lab, &r53, &change).await;
+    let test = r53
+        .test_dns_answer()
+        .hosted_zone_id(&zone)
+        .record_name(API)
+        .record_type(RrType::A)
+        .send()
+        .await
+        .expect("TestDNSAnswer");
+    assert_eq!(test.record_data(), ["127.0.0.12"]);
+    // ...but the name servers keep answering what they served when the fault started.
+    for _ in 0..20 {
+        assert_eq!(a_records(&lab, API).await, ["127.0.0.11"]);
+    }
+    let truth = lab.ground_truth();
+    assert!(
+        truth.events.iter().any(|e| matches!(&e.what,
+            What::Fault { change, .. } if change.starts_with("DNS server frozen"))),
+        "{:?}",
+        truth.events
+    );
+    eventually(
+        "the published records once the fault ends",
+        Duration::from_secs(20),
+        || async { (a_records(&lab, API).await == ["127.0.0.12"]).then_some(()) },
     )
     .await;
     lab.shutdown().await;

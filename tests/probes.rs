@@ -387,9 +387,9 @@ fn traffic_that_never_moves_stops_the_drill_and_rolls_back() {
         "1s",
         "[stop]\ntraffic_deadline = \"90s\"",
     );
-    // From the promotion on the name servers stop answering: clients keep the old region until
-    // their cache runs out, then reach nothing; traffic never arrives in us-west-2.
-    let r = run(&file, dir.path(), "30", &["dns-silent@promote"], 4);
+    // From the promotion on the name servers keep answering the old records while the Route 53
+    // API reports every change INSYNC: traffic never arrives in us-west-2.
+    let r = run(&file, dir.path(), "30", &["dns-stale@promote"], 4);
     assert_eq!(r["outcome"], "rolled_back");
     assert_eq!(
         r["probes"]["stop"]["condition"], "traffic_deadline",

@@ -105,8 +105,8 @@ pub struct LabArgs {
     #[arg(long)]
     pub lab: bool,
     /// A lab fault to inject (repeatable), e.g. throttle=0.2, switchover-fails,
-    /// primary-outage@promote, replication-lag=5s, dns-silent, secondary-pending-resync,
-    /// slow-insync=300s
+    /// primary-outage@promote, replication-lag=5s, dns-silent, dns-stale@promote,
+    /// secondary-pending-resync, slow-insync=300s
     #[arg(long, value_name = "FAULT", requires = "lab")]
     pub fault: Vec<String>,
     /// Modelled seconds per wall second in the lab [default: 30]

@@ -76,10 +76,9 @@ impl DnsHandler {
         let rolls: Vec<f64> = (0..8).map(|_| world.rng.random::<f64>()).collect();
         let mut rolls = rolls.into_iter();
         let mut pick = |weights: &[i64]| weighted_index(weights, rolls.next().unwrap_or(0.0));
-        let outcome =
-            world
-                .authority()
-                .resolve(&qname, &qtype, client_region.as_deref(), &mut pick);
+        let outcome = world
+            .served()
+            .resolve(&qname, &qtype, client_region.as_deref(), &mut pick);
         drop(world);
         metadata.authoritative = !matches!(outcome, Outcome::Refused);
         match outcome {

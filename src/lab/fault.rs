@@ -9,6 +9,7 @@
 //! | `primary-outage@promote` / `@OFFSET` [`/FOR`] | at the first promotion request (or OFFSET after lab start) the primary region goes down, for FOR or for good: its app answers 503, its cluster is `inaccessible` and takes no writes, replication from it freezes, health checks of its endpoints fail | a switchover cannot finish (cancelled after `switchover_stall`, the drill rolls back); a failover finishes, losing the unreplicated writes, and the old writer stays `pending-resync` while the region is down, so failback cannot happen |
 //! | `replication-lag=D` | the secondary trails the writer by D | a switchover's write outage grows by up to D (it waits for catch-up): a tight `max_write_outage` SLO fails; a failover loses up to D of acknowledged writes |
 //! | `dns-silent` [`@WHEN` [`/FOR`]] | the DNS server stops answering (UDP and TCP) | DNS probes and verification time out; the drill fails verification and rolls back |
+//! | `dns-stale` [`@WHEN` [`/FOR`]] | the DNS server keeps answering what it served at WHEN, while the Route 53 API goes on accepting changes and reporting them INSYNC | traffic never moves: verification (or a `[stop] traffic_deadline`) fails and the drill rolls back |
 //! | `secondary-pending-resync` | the secondary starts (and stays) `pending-resync` | preflight should refuse; `SwitchoverGlobalCluster` is rejected with `InvalidDBClusterStateFault`; a failover with data loss is still allowed |
 //! | `slow-insync=D` | Route 53 changes take D to reach INSYNC | waits get longer; with D past the drill's INSYNC timeout the drill times out and rolls back (the rollback's own changes are slow too) |
 //!
@@ -46,6 +47,10 @@ pub enum Fault {
         lag: Duration,
     },
     DnsSilent {
+        at: Trigger,
+        lasts: Option<Duration>,
+    },
+    DnsStale {
         at: Trigger,
         lasts: Option<Duration>,
     },
@@ -142,6 +147,10 @@ impl FromStr for Fault {
                 let (at, lasts) = timed()?;
                 no_value(Fault::DnsSilent { at, lasts })
             }
+            "dns-stale" => {
+                let (at, lasts) = timed()?;
+                no_value(Fault::DnsStale { at, lasts })
+            }
             "secondary-pending-resync" => no_at(no_value(Fault::SecondaryPendingResync)?),
             "slow-insync" => {
                 let raw = value.ok_or_else(|| fail("needs a delay, e.g. `slow-insync=300s`"))?;
@@ -152,6 +161,7 @@ impl FromStr for Fault {
             _ => Err(fail(
                 "unknown fault; known: throttle=R, switchover-fails, switchover-hangs[=D], \
                  primary-outage@promote|@D[/D], replication-lag=D, dns-silent[@WHEN[/D]], \
+                 dns-stale[@WHEN[/D]], \
                  secondary-pending-resync, slow-insync=D",
             )),
         }
@@ -181,6 +191,7 @@ impl fmt::Display for Fault {
             }
             Fault::ReplicationLag { lag } => write!(f, "replication-lag={}", d(lag)),
             Fault::DnsSilent { at, lasts } => write!(f, "dns-silent@{at}{}", lasting(lasts)),
+            Fault::DnsStale { at, lasts } => write!(f, "dns-stale@{at}{}", lasting(lasts)),
             Fault::SecondaryPendingResync => f.write_str("secondary-pending-resync"),
             Fault::SlowInsync { delay } => write!(f, "slow-insync={}", d(delay)),
         }
@@ -249,6 +260,13 @@ mod tests {
                 lasts: Some(Duration::from_secs(60))
             }
         );
+        assert_eq!(
+            p("dns-stale@promote"),
+            Fault::DnsStale {
+                at: Trigger::Promote,
+                lasts: None
+            }
+        );
         assert_eq!(p("secondary-pending-resync"), Fault::SecondaryPendingResync);
         assert_eq!(
             p("slow-insync=300s"),
@@ -271,6 +289,8 @@ mod tests {
             "replication-lag",
             "replication-lag=fast",
             "slow-insync=5s@promote",
+            "dns-stale=1",
+            "dns-stale@later",
             "meteor-strike",
         ] {
             let err = bad.parse::<Fault>().unwrap_err();
@@ -289,6 +309,7 @@ mod tests {
             "primary-outage@1m 30s/10m",
             "replication-lag=5s",
             "dns-silent@0s",
+            "dns-stale@promote/5m",
             "secondary-pending-resync",
             "slow-insync=5m",
         ] {

@@ -49,6 +49,18 @@ enum Event {
         on: bool,
         fault: String,
     },
+    Stale {
+        on: bool,
+        fault: String,
+    },
+}
+
+/// What the name servers serve while the `dns-stale` fault holds: the published zones and the
+/// health checks' status as they were when it started.
+#[derive(Debug, Clone)]
+struct Frozen {
+    zones: BTreeMap<String, Zone>,
+    health: BTreeMap<String, HealthCheck>,
 }
 
 /// The settings an UpdateHealthCheck request may carry.
@@ -87,6 +99,8 @@ pub struct World {
     pub db: Database,
     pub down: BTreeSet<String>,
     pub dns_silent: bool,
+    /// Set while `dns-stale` holds.
+    dns_frozen: Option<Frozen>,
     /// Modelled time since the lab started, as far as the world has been advanced.
     pub now: Duration,
     pub truth: Truth,
@@ -118,7 +132,9 @@ impl World {
                 Fault::ReplicationLag { lag } => timings.replication_lag = *lag,
                 Fault::SlowInsync { delay } => timings.insync = *delay,
                 Fault::SecondaryPendingResync => {}
-                Fault::PrimaryOutage { at, .. } | Fault::DnsSilent { at, .. } => match at {
+                Fault::PrimaryOutage { at, .. }
+                | Fault::DnsSilent { at, .. }
+                | Fault::DnsStale { at, .. } => match at {
                     Trigger::Promote => on_promote.push(fault.clone()),
                     Trigger::After(offset) => timed.push((*offset, fault.clone())),
                 },
@@ -144,6 +160,7 @@ impl World {
             db: Database::default(),
             down: BTreeSet::new(),
             dns_silent: false,
+            dns_frozen: None,
             now: Duration::ZERO,
             truth,
             rng: StdRng::seed_from_u64(opts.seed),
@@ -238,6 +255,24 @@ impl World {
                     Event::HealthEval,
                 );
             }
+            Event::Stale { on, fault } => {
+                self.dns_frozen = on.then(|| Frozen {
+                    zones: self.zones.clone(),
+                    health: self.health.clone(),
+                });
+                let change = if on {
+                    "DNS server frozen: it keeps answering the records it serves now"
+                } else {
+                    "DNS server serving the published records again"
+                };
+                self.truth.record(
+                    self.now,
+                    What::Fault {
+                        fault,
+                        change: change.to_string(),
+                    },
+                );
+            }
             Event::Silent { on, fault } => {
                 self.dns_silent = on;
                 let change = if on {
@@ -283,22 +318,15 @@ impl World {
                     );
                 }
             }
-            Fault::DnsSilent { lasts, .. } => {
-                self.schedule(
-                    at,
-                    Event::Silent {
-                        on: true,
-                        fault: name.clone(),
-                    },
-                );
+            Fault::DnsSilent { lasts, .. } | Fault::DnsStale { lasts, .. } => {
+                let stale = matches!(fault, Fault::DnsStale { .. });
+                let event = |on: bool, fault: String| match stale {
+                    true => Event::Stale { on, fault },
+                    false => Event::Silent { on, fault },
+                };
+                self.schedule(at, event(true, name.clone()));
                 if let Some(lasts) = lasts {
-                    self.schedule(
-                        at + *lasts,
-                        Event::Silent {
-                            on: false,
-                            fault: name,
-                        },
-                    );
+                    self.schedule(at + *lasts, event(false, name));
                 }
             }
             _ => {}
@@ -484,11 +512,24 @@ impl World {
             .map(|(_, r)| r.clone())
     }
 
+    /// The configuration as the Route 53 API knows it (what TestDNSAnswer answers from).
     pub fn authority(&self) -> Authority<'_> {
         Authority {
             zones: &self.zones,
             health: &self.health,
             regions: &self.regions,
+        }
+    }
+
+    /// What the name servers answer from: the configuration, or the snapshot `dns-stale` froze.
+    pub fn served(&self) -> Authority<'_> {
+        match &self.dns_frozen {
+            Some(frozen) => Authority {
+                zones: &frozen.zones,
+                health: &frozen.health,
+                regions: &self.regions,
+            },
+            None => self.authority(),
         }
     }
 
@@ -533,7 +574,7 @@ impl World {
 
     /// Every answer each published (name, type) can give, keyed `"name TYPE"`.
     fn view(&self) -> BTreeMap<String, Vec<String>> {
-        let authority = self.authority();
+        let authority = self.served();
         let mut keys = BTreeSet::new();
         for zone in self.zones.values() {
             for r in zone.published.values() {
