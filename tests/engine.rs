@@ -13,7 +13,8 @@ use failover_drill::engine::{
     self, Outcome, RecoverOptions, RunOptions, RunResult, StepStatus, recover,
 };
 use failover_drill::spec::{
-    Database, Drill, Mode, RecordGroup, RecordSpec, Regions, Slos, Timeouts, Traffic,
+    AlarmRef, AlarmWatch, Database, Drill, Mode, RecordGroup, RecordSpec, Regions, Slos, Timeouts,
+    Traffic,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -158,6 +159,7 @@ fn drill() -> Drill {
             max_duration: Some(Duration::from_secs(3600)),
         },
         probes: None,
+        alarms: None,
         lab: None,
     }
 }
@@ -546,4 +548,162 @@ async fn no_failback_keeps_the_secondary_and_restores_ttls() {
         replay.outstanding().is_empty(),
         "kept changes are not for recover to undo"
     );
+}
+
+/// The drill with `[stop] alarms` naming `api-5xx` in both regions, read every 10 s; both exist
+/// and are OK.
+fn watched(cloud: &MemoryCloud) -> Drill {
+    let mut d = drill();
+    let alarms = [PRIMARY, SECONDARY]
+        .into_iter()
+        .map(|region| {
+            cloud.set_alarm(region, "api-5xx", "OK", "no datapoints were breaching");
+            AlarmRef {
+                arn: format!("arn:aws:cloudwatch:{region}:123456789012:alarm:api-5xx"),
+                region: region.to_string(),
+                name: "api-5xx".to_string(),
+            }
+        })
+        .collect();
+    d.alarms = Some(AlarmWatch {
+        alarms,
+        interval: Duration::from_secs(10),
+    });
+    d
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiet_stop_alarms_let_the_drill_pass() {
+    let cloud = world();
+    let d = watched(&cloud);
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &d, state.path()).await;
+    assert_eq!(result.outcome, Outcome::Passed, "{:#?}", result.errors);
+    assert!(result.stop.is_none());
+    assert_restored(&cloud, &initial, "a watched drill");
+    // Read once per region in preflight, then every 10 s while the drill ran (two regions a read).
+    let reads = cloud.count("DescribeAlarms");
+    let ran = result.measurements["drill_duration_ms"].as_u64().unwrap();
+    assert!(
+        reads as u64 >= 2 + 2 * (ran / 10_000).saturating_sub(1),
+        "{reads} reads in {ran} ms"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_alarm_in_alarm_refuses_the_drill_and_changes_nothing() {
+    let cloud = world();
+    let mut d = watched(&cloud);
+    cloud.set_alarm(
+        SECONDARY,
+        "api-5xx",
+        "ALARM",
+        "Threshold Crossed: 1 datapoint [42.0]",
+    );
+    cloud.set_alarm(PRIMARY, "api-latency", "INSUFFICIENT_DATA", "no data");
+    let alarms = &mut d.alarms.as_mut().unwrap().alarms;
+    alarms.push(AlarmRef {
+        arn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-latency".to_string(),
+        region: PRIMARY.to_string(),
+        name: "api-latency".to_string(),
+    });
+    alarms.push(AlarmRef {
+        arn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:gone".to_string(),
+        region: PRIMARY.to_string(),
+        name: "gone".to_string(),
+    });
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &d, state.path()).await;
+    assert_eq!(result.outcome, Outcome::Refused);
+    let all = result.errors.join("\n");
+    assert!(
+        all.contains("alarm api-5xx (us-west-2) is in ALARM") && all.contains("42.0"),
+        "{all}"
+    );
+    assert!(
+        all.contains("alarm gone does not exist in us-east-1"),
+        "{all}"
+    );
+    // Insufficient data is worth a warning, not a refusal.
+    assert!(!all.contains("api-latency"), "{all}");
+    assert_eq!(cloud.count("ChangeResourceRecordSets"), 0);
+    assert_restored(&cloud, &initial, "a refusal by alarm");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_alarm_that_fires_mid_drill_rolls_it_back() {
+    let cloud = world();
+    let d = watched(&cloud);
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let c = cloud.clone();
+    let trip = tokio::spawn(async move {
+        while c.count("SwitchoverGlobalCluster") == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        c.set_alarm(
+            SECONDARY,
+            "api-5xx",
+            "ALARM",
+            "Threshold Crossed: 5xx above 2%",
+        );
+    });
+    let result = run(&cloud, &d, state.path()).await;
+    trip.await.unwrap();
+    assert_eq!(result.outcome, Outcome::RolledBack, "{:#?}", result.errors);
+    let stop = result.stop.as_ref().expect("the stop condition");
+    assert_eq!(stop.condition, "alarm");
+    assert!(
+        stop.detail.contains("api-5xx (us-west-2)") && stop.detail.contains("5xx above 2%"),
+        "{}",
+        stop.detail
+    );
+    assert!(result.errors[0].contains("stop condition alarm"));
+    let names: Vec<&str> = result.steps.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"rollback"), "{names:?}");
+    assert!(!names.contains(&"fail_back"), "{names:?}");
+    assert_restored(&cloud, &initial, "a stop by alarm");
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_alarms_that_cannot_be_read_stop_the_drill() {
+    let throttled = CloudError::Api {
+        operation: "DescribeAlarms".to_string(),
+        resource: "alarms".to_string(),
+        code: "Throttling".to_string(),
+        message: "Rate exceeded".to_string(),
+    };
+    // One failed read (the first while running) is ridden out: the drill passes.
+    let cloud = world();
+    let d = watched(&cloud);
+    cloud.misbehave(
+        "DescribeAlarms",
+        Some(3),
+        Misbehave::Fail(throttled.clone()),
+    );
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &d, state.path()).await;
+    assert_eq!(result.outcome, Outcome::Passed, "{:#?}", result.errors);
+
+    // Three in a row are not: the drill can no longer tell whether it hurts the service.
+    let cloud = world();
+    let d = watched(&cloud);
+    let initial = cloud.snapshot();
+    // Calls 1-2 are preflight's (one per region); each later read makes two, the first failing.
+    for nth in [3, 5, 7] {
+        cloud.misbehave(
+            "DescribeAlarms",
+            Some(nth),
+            Misbehave::Fail(throttled.clone()),
+        );
+    }
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &d, state.path()).await;
+    assert_eq!(result.outcome, Outcome::RolledBack, "{:#?}", result.errors);
+    let stop = result.stop.as_ref().expect("the stop condition");
+    assert_eq!(stop.condition, "alarm_unreadable");
+    assert!(stop.detail.contains("Throttling"), "{}", stop.detail);
+    assert_restored(&cloud, &initial, "a stop by unreadable alarms");
 }

@@ -598,6 +598,54 @@ const INVALID: &[Case] = &[
         &["t.toml:18:11: groups[0].records: a group needs at least one record"],
     ),
     (
+        "stop alarms: a wrong service, a duplicate, an interval out of range",
+        &[
+            (33, "[stop]"),
+            (
+                34,
+                r#"alarms = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:a", "arn:aws:sns:us-east-1:123456789012:x:y", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:a"]"#,
+            ),
+            (35, r#"alarm_interval = "500ms""#),
+        ],
+        &[
+            r#"t.toml:34:64: stop.alarms[1]: invalid alarm ARN "arn:aws:sns:us-east-1:123456789012:x:y": service is "sns", expected "cloudwatch""#,
+            "t.toml:34:106: stop.alarms[2]: alarm arn:aws:cloudwatch:us-east-1:123456789012:alarm:a is listed twice",
+            "t.toml:35:18: stop.alarm_interval: alarm_interval 500ms is out of range: 1s to 5m",
+        ],
+    ),
+    (
+        "stop: an alarm interval without alarms, a probe condition without probes",
+        &[
+            (33, "[stop]"),
+            (34, r#"alarm_interval = "30s""#),
+            (35, r#"error_rate = "5%""#),
+        ],
+        &[
+            "t.toml:34:18: stop.alarm_interval: alarm_interval is how often stop.alarms are read, and there are none; remove it or add alarms",
+            "t.toml:35:14: stop.error_rate: stop.error_rate measures with probes, but there is no [probes] table; add [probes] with the probe it needs",
+        ],
+    ),
+    (
+        "stop alarms empty",
+        &[(33, "[stop]"), (34, "alarms = []")],
+        &[
+            "t.toml:34:10: stop.alarms: alarms is empty; list at least one alarm ARN or remove the key",
+        ],
+    ),
+    (
+        "stop alarm in another partition",
+        &[
+            (33, "[stop]"),
+            (
+                34,
+                r#"alarms = ["arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:a"]"#,
+            ),
+        ],
+        &[
+            "t.toml:34:11: stop.alarms[0]: invalid alarm ARN \"arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:a\": the alarm is in partition aws-cn but the drill's regions are in aws; the drill's credentials cannot read it",
+        ],
+    ),
+    (
         "syntax error",
         &[(2, "ttl = = 60")],
         &["t.toml:2:7: <file>: invalid TOML: extra `=`, expected nothing..."],
@@ -804,6 +852,25 @@ fn valid_variants_load() {
             panic!("case {case:?} rejected:\n{e}");
         }
     }
+    // Stop alarms need no probes; their regions come from the ARNs, any region of the partition.
+    let path = temp_drill(
+        &dir,
+        "alarms.toml",
+        &edited(&[
+            (33, "[stop]"),
+            (
+                34,
+                r#"alarms = ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:checkout: 5xx"]"#,
+            ),
+        ]),
+    );
+    let d = spec::load(&path).expect("a drill with stop alarms");
+    let watch = d.alarms.expect("alarms");
+    assert_eq!(watch.interval, Duration::from_secs(10));
+    assert_eq!(watch.alarms.len(), 1);
+    assert_eq!(watch.alarms[0].region, "eu-west-1");
+    assert_eq!(watch.alarms[0].name, "checkout: 5xx");
+    assert!(d.probes.is_none());
     let crlf = edited(&[]).replace('\n', "\r\n");
     assert!(
         spec::parse(Path::new("crlf.toml"), &crlf).is_ok(),

@@ -252,7 +252,7 @@ fn summarise(report: &Report) {
             step.name, step.status, step.duration_ms
         );
     }
-    if let Some(probes) = &report.probes {
+    if report.probes.is_some() {
         let m = &report.measurements;
         for (label, prefix) in [("failover", ""), ("fail-back", "failback_")] {
             let shown: Vec<String> = [
@@ -272,14 +272,14 @@ fn summarise(report: &Report) {
                 println!("  probes, {label}: {}", shown.join(", "));
             }
         }
-        if let Some(stop) = probes.get("stop") {
-            println!(
-                "  stop condition {} fired at {}: {}",
-                stop["condition"].as_str().unwrap_or("?"),
-                stop["at"].as_str().unwrap_or("?"),
-                stop["detail"].as_str().unwrap_or("")
-            );
-        }
+    }
+    if let Some(stop) = &report.stop {
+        println!(
+            "  stop condition {} fired at {}: {}",
+            stop.condition,
+            stop.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            stop.detail
+        );
     }
     for slo in &report.slos {
         println!(

@@ -11,8 +11,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::{
-    ChangeAction, ChangeInfo, ChangeStatus, Cloud, CloudError, DbCluster, FailoverState,
-    GlobalCluster, GlobalDatabase, GlobalMember, HealthCheck, HealthCheckSettings,
+    AlarmState, Alarms, ChangeAction, ChangeInfo, ChangeStatus, Cloud, CloudError, DbCluster,
+    FailoverState, GlobalCluster, GlobalDatabase, GlobalMember, HealthCheck, HealthCheckSettings,
     HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet, Route53, ZoneRef,
 };
 
@@ -55,6 +55,8 @@ struct State {
     clusters: Vec<DbCluster>,
     /// Global cluster id → describes left before the running promotion completes.
     promotions: BTreeMap<String, u32>,
+    /// (region, alarm name) → its state.
+    alarms: BTreeMap<(String, String), AlarmState>,
     rules: Vec<Rule>,
     calls: Vec<String>,
 }
@@ -83,7 +85,23 @@ impl MemoryCloud {
         Cloud {
             route53: Arc::new(self.clone()),
             rds: Arc::new(self.clone()),
+            alarms: Arc::new(self.clone()),
         }
+    }
+
+    /// Creates or changes a CloudWatch alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+    pub fn set_alarm(&self, region: &str, name: &str, state: &str, reason: &str) {
+        let arn = format!("arn:aws:cloudwatch:{region}:123456789012:alarm:{name}");
+        self.lock().alarms.insert(
+            (region.to_string(), name.to_string()),
+            AlarmState {
+                name: name.to_string(),
+                arn,
+                state: state.to_string(),
+                reason: reason.to_string(),
+                updated_at: Some(chrono::Utc::now()),
+            },
+        );
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -260,6 +278,23 @@ fn not_found(resource: &str, code: &str) -> CloudError {
     CloudError::NotFound {
         resource: resource.to_string(),
         code: code.to_string(),
+    }
+}
+
+#[async_trait]
+impl Alarms for MemoryCloud {
+    async fn describe_alarms(
+        &self,
+        region: &str,
+        names: &[String],
+    ) -> Result<Vec<AlarmState>, CloudError> {
+        self.enter("DescribeAlarms", &format!("{region}/{}", names.join(",")))
+            .await?;
+        let state = self.lock();
+        Ok(names
+            .iter()
+            .filter_map(|n| state.alarms.get(&(region.to_string(), n.clone())).cloned())
+            .collect())
     }
 }
 

@@ -359,11 +359,40 @@ pub trait GlobalDatabase: Send + Sync {
     ) -> Result<(), CloudError>;
 }
 
-/// Both halves of the cloud, as the engine receives them.
+/// A CloudWatch alarm's state (metric or composite alarm).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmState {
+    pub name: String,
+    pub arn: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    pub reason: String,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AlarmState {
+    pub const ALARM: &'static str = "ALARM";
+    pub const INSUFFICIENT_DATA: &'static str = "INSUFFICIENT_DATA";
+}
+
+/// The CloudWatch operations a drill uses: reading the alarms its `[stop]` table names.
+#[async_trait]
+pub trait Alarms: Send + Sync {
+    /// DescribeAlarms for these names in the region, metric and composite alarms alike. Names
+    /// that do not exist are simply absent from the result.
+    async fn describe_alarms(
+        &self,
+        region: &str,
+        names: &[String],
+    ) -> Result<Vec<AlarmState>, CloudError>;
+}
+
+/// Every part of the cloud, as the engine receives it.
 #[derive(Clone)]
 pub struct Cloud {
     pub route53: Arc<dyn Route53>,
     pub rds: Arc<dyn GlobalDatabase>,
+    pub alarms: Arc<dyn Alarms>,
 }
 
 /// An error from the cloud, in terms an operator can act on.

@@ -2,6 +2,7 @@
 //! undo (shared by fail-back, rollback and recover), the run lock and the verdicts. It reaches the
 //! world only through the `cloud` traits and the injected `clock`.
 
+pub mod alarms;
 mod context;
 pub mod journal;
 pub mod lock;
@@ -18,6 +19,8 @@ pub mod verify;
 pub mod wait;
 
 pub use context::StepError;
-pub use outcome::{ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StepStatus};
+pub use outcome::{
+    ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StepStatus, StopRecord,
+};
 pub use recover::{RecoverOptions, Recovery, recover};
 pub use run::{Extras, RunOptions, changes, new_run_id, run, run_with};

@@ -105,4 +105,15 @@ pub struct RunResult {
     pub journal: Option<PathBuf>,
     /// What the probes saw (see `docs/report.md`); None for a drill without `[probes]`.
     pub probes: Option<serde_json::Value>,
+    /// The stop condition that aborted the run, if one did.
+    pub stop: Option<StopRecord>,
+}
+
+/// A stop condition that fired: which, when, and what it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRecord {
+    /// `error_rate`, `traffic_deadline`, `alarm` or `alarm_unreadable`.
+    pub condition: String,
+    pub at: DateTime<Utc>,
+    pub detail: String,
 }

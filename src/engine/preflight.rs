@@ -139,6 +139,13 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
         records.extend(found);
     }
 
+    let mut warnings = Vec::new();
+    if let Some(watch) = &drill.alarms {
+        let (mut refused, mut warned) = super::alarms::preflight(cloud, watch).await;
+        reasons.append(&mut refused);
+        warnings.append(&mut warned);
+    }
+
     let db = check_database(drill, cloud).await;
     let (global, primary_arn, secondary_arn) = match db {
         Ok(found) => found,
@@ -148,7 +155,6 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
         }
     };
 
-    let mut warnings = Vec::new();
     if global
         .member(&secondary_arn)
         .is_some_and(|m| m.synchronization_status.is_none())

@@ -89,6 +89,7 @@ pub async fn run_with(
         left: Vec::new(),
         journal: None,
         probes: None,
+        stop: None,
     };
 
     // Preflight: read-only. Refusal changes nothing.
@@ -288,9 +289,21 @@ pub async fn run_with(
         Ok::<(), StepError>(())
     };
     let monitor = async {
-        match &prober {
-            Some(p) => probing::monitor(p, extras.progress.as_deref()).await,
-            None => std::future::pending().await,
+        let probes = async {
+            match &prober {
+                Some(p) => probing::monitor(p, extras.progress.as_deref()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let alarms = async {
+            match &drill.alarms {
+                Some(watch) => super::alarms::watch(cloud, watch, clock).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            f = probes => f,
+            f = alarms => f,
         }
     };
     let mut fired = None;
@@ -383,18 +396,15 @@ pub async fn run_with(
     // Probing stops after the last restore (or rollback).
     if let (Some(p), Some(config)) = (&prober, &drill.probes) {
         let record = p.stop().await;
-        let (m, mut section) =
-            probing::measurements(&record, config, drill, clock, &p.shared().skew);
+        let (m, section) = probing::measurements(&record, config, drill, clock, &p.shared().skew);
         result.measurements.extend(m);
-        if let Some(f) = &fired {
-            section["stop"] = json!({
-                "condition": f.condition,
-                "at": f.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "detail": f.detail,
-            });
-        }
         result.probes = Some(section);
     }
+    result.stop = fired.map(|f| super::outcome::StopRecord {
+        condition: f.condition.to_string(),
+        at: f.at,
+        detail: f.detail,
+    });
     let first = *lock(&ctx.first_change);
     if let Some(first) = first {
         result.measurements.insert(

@@ -1,12 +1,14 @@
 //! The AWS endpoint: one HTTP server on loopback that speaks Route 53 (REST-XML under
-//! `/2013-04-01/`) and RDS (the Query protocol, `POST /` with `Action=…`), so unmodified AWS SDKs
-//! and the AWS CLI work against it with an endpoint URL.
+//! `/2013-04-01/`), RDS (the Query protocol, `POST /` with `Action=…`) and CloudWatch (Smithy RPC
+//! v2 CBOR under `/service/GraniteServiceVersion20100801/`), so unmodified AWS SDKs and the AWS CLI
+//! work against it with an endpoint URL.
 //!
 //! Every request must be SigV4-signed with the lab's access key (the signature itself is not
-//! verified); RDS takes its region from the credential scope, as AWS does. Errors are AWS-shaped
-//! XML (`<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`) with
-//! the status AWS uses for that code and an `x-amzn-RequestId` header. Every call, answered or
-//! refused, is logged in the ground truth.
+//! verified); RDS and CloudWatch take their region from the credential scope, as AWS does. Errors
+//! are AWS-shaped — XML (`<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>
+//! </ErrorResponse>`) or, for CloudWatch, a CBOR `{__type, message}` — with the status AWS uses
+//! for that code and an `x-amzn-RequestId` header. Every call, answered or refused, is logged in
+//! the ground truth.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use super::shared::Shared;
 use super::truth::What;
 use super::wire::{credential, decode_form};
 use super::xml::XmlWriter;
-use super::{LAB_ACCESS_KEY_ID, rds_api, route53_api};
+use super::{LAB_ACCESS_KEY_ID, cloudwatch_api, rds_api, route53_api};
 
 pub const ROUTE53_NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
 pub const RDS_NS: &str = "http://rds.amazonaws.com/doc/2014-10-31/";
@@ -52,6 +54,7 @@ impl AwsError {
             | "GlobalClusterNotFoundFault"
             | "DBClusterNotFoundFault" => StatusCode::NOT_FOUND,
             "HealthCheckVersionMismatch" => StatusCode::CONFLICT,
+            "UnknownOperationException" => StatusCode::NOT_FOUND,
             "MissingAuthenticationToken"
             | "InvalidClientTokenId"
             | "IncompleteSignature"
@@ -67,6 +70,7 @@ impl AwsError {
 enum Service {
     Route53,
     Rds,
+    CloudWatch,
 }
 
 impl Service {
@@ -74,13 +78,7 @@ impl Service {
         match self {
             Service::Route53 => "route53",
             Service::Rds => "rds",
-        }
-    }
-
-    fn namespace(self) -> &'static str {
-        match self {
-            Service::Route53 => ROUTE53_NS,
-            Service::Rds => RDS_NS,
+            Service::CloudWatch => "cloudwatch",
         }
     }
 }
@@ -110,6 +108,8 @@ async fn handle(
     let query = decode_form(uri.query().unwrap_or(""));
     let service = if path == "/2013-04-01" || path.starts_with("/2013-04-01/") {
         Service::Route53
+    } else if path.starts_with(cloudwatch_api::PATH_PREFIX) {
+        Service::CloudWatch
     } else {
         Service::Rds
     };
@@ -127,10 +127,11 @@ async fn handle(
     let operation = match service {
         Service::Route53 => route53_api::operation_name(&method, &path),
         Service::Rds => params.get("Action").cloned().unwrap_or_default(),
+        Service::CloudWatch => path[cloudwatch_api::PATH_PREFIX.len()..].to_string(),
     };
     let region = match (&scope, service) {
-        (Some(Ok(c)), Service::Rds) => c.region.clone(),
         (_, Service::Route53) => "us-east-1".to_string(),
+        (Some(Ok(c)), _) => c.region.clone(),
         _ => String::new(),
     };
     let mut resource = String::new();
@@ -148,19 +149,27 @@ async fn handle(
         Some(Ok(_)) => match service {
             Service::Route53 => {
                 route53_api::execute(&mut world, &method, &path, &query, &body, &mut resource)
+                    .map(String::into_bytes)
             }
             Service::Rds => {
                 rds_api::execute(&mut world, &params, &region, &request_id, &mut resource)
+                    .map(String::into_bytes)
+            }
+            Service::CloudWatch => {
+                cloudwatch_api::execute(&mut world, &operation, &body, &region, &mut resource)
             }
         },
     };
-    let (status, xml, code) = match result {
-        Ok(xml) => (StatusCode::OK, xml, None),
-        Err(e) => (
-            e.status(),
-            error_xml(service, &e, &request_id),
-            Some(e.code),
-        ),
+    let (status, payload, code) = match result {
+        Ok(payload) => (StatusCode::OK, payload, None),
+        Err(e) => {
+            let payload = match service {
+                Service::Route53 => error_xml(ROUTE53_NS, &e, &request_id).into_bytes(),
+                Service::Rds => error_xml(RDS_NS, &e, &request_id).into_bytes(),
+                Service::CloudWatch => cloudwatch_api::error_body(&e),
+            };
+            (e.status(), payload, Some(e))
+        }
     };
     let now = world.now;
     world.truth.record(
@@ -174,32 +183,51 @@ async fn handle(
             },
             region,
             status: status.as_u16(),
-            error_code: code,
+            error_code: code.as_ref().map(|e| e.code.clone()),
             request_id: request_id.clone(),
             resource,
         },
     );
     drop(world);
-    let mut response = (status, xml).into_response();
+    let mut response = (status, payload).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    match service {
+        Service::CloudWatch => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/cbor"),
+            );
+            headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+            // The awsQuery-compatible error code, which SDKs prefer over `__type`.
+            if let Some(e) = &code
+                && let Ok(v) = HeaderValue::from_str(&format!("{};{}", e.code, fault_type(e)))
+            {
+                headers.insert("x-amzn-query-error", v);
+            }
+        }
+        Service::Route53 | Service::Rds => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        }
+    }
     if let Ok(id) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-RequestId", id);
     }
     response
 }
 
-fn error_xml(service: Service, e: &AwsError, request_id: &str) -> String {
-    let mut w = XmlWriter::document("ErrorResponse", service.namespace());
+/// `Sender` for the caller's mistakes, `Receiver` for the service's.
+fn fault_type(e: &AwsError) -> &'static str {
+    if e.status().is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    }
+}
+
+fn error_xml(namespace: &str, e: &AwsError, request_id: &str) -> String {
+    let mut w = XmlWriter::document("ErrorResponse", namespace);
     w.open("Error")
-        .leaf(
-            "Type",
-            if e.status().is_server_error() {
-                "Receiver"
-            } else {
-                "Sender"
-            },
-        )
+        .leaf("Type", fault_type(e))
         .leaf("Code", &e.code)
         .leaf("Message", &e.message)
         .close()

@@ -10,6 +10,7 @@
 //! | `replication-lag=D` | the secondary trails the writer by D | a switchover's write outage grows by up to D (it waits for catch-up): a tight `max_write_outage` SLO fails; a failover loses up to D of acknowledged writes |
 //! | `dns-silent` [`@WHEN` [`/FOR`]] | the DNS server stops answering (UDP and TCP) | DNS probes and verification time out; the drill fails verification and rolls back |
 //! | `dns-stale` [`@WHEN` [`/FOR`]] | the DNS server keeps answering what it served at WHEN, while the Route 53 API goes on accepting changes and reporting them INSYNC | traffic never moves: verification (or a `[stop] traffic_deadline`) fails and the drill rolls back |
+//! | `alarm` [`@WHEN` [`/FOR`]] | every CloudWatch alarm the drills' `[stop] alarms` name goes to ALARM (and back to OK after FOR) | at the start (`alarm`), preflight refuses; later (`alarm@promote`), the drill stops at its next alarm read and rolls back |
 //! | `secondary-pending-resync` | the secondary starts (and stays) `pending-resync` | preflight should refuse; `SwitchoverGlobalCluster` is rejected with `InvalidDBClusterStateFault`; a failover with data loss is still allowed |
 //! | `slow-insync=D` | Route 53 changes take D to reach INSYNC | waits get longer; with D past the drill's INSYNC timeout the drill times out and rolls back (the rollback's own changes are slow too) |
 //!
@@ -51,6 +52,10 @@ pub enum Fault {
         lasts: Option<Duration>,
     },
     DnsStale {
+        at: Trigger,
+        lasts: Option<Duration>,
+    },
+    Alarm {
         at: Trigger,
         lasts: Option<Duration>,
     },
@@ -151,6 +156,10 @@ impl FromStr for Fault {
                 let (at, lasts) = timed()?;
                 no_value(Fault::DnsStale { at, lasts })
             }
+            "alarm" => {
+                let (at, lasts) = timed()?;
+                no_value(Fault::Alarm { at, lasts })
+            }
             "secondary-pending-resync" => no_at(no_value(Fault::SecondaryPendingResync)?),
             "slow-insync" => {
                 let raw = value.ok_or_else(|| fail("needs a delay, e.g. `slow-insync=300s`"))?;
@@ -192,6 +201,7 @@ impl fmt::Display for Fault {
             Fault::ReplicationLag { lag } => write!(f, "replication-lag={}", d(lag)),
             Fault::DnsSilent { at, lasts } => write!(f, "dns-silent@{at}{}", lasting(lasts)),
             Fault::DnsStale { at, lasts } => write!(f, "dns-stale@{at}{}", lasting(lasts)),
+            Fault::Alarm { at, lasts } => write!(f, "alarm@{at}{}", lasting(lasts)),
             Fault::SecondaryPendingResync => f.write_str("secondary-pending-resync"),
             Fault::SlowInsync { delay } => write!(f, "slow-insync={}", d(delay)),
         }
@@ -267,6 +277,13 @@ mod tests {
                 lasts: None
             }
         );
+        assert_eq!(
+            p("alarm@90s/2m"),
+            Fault::Alarm {
+                at: Trigger::After(Duration::from_secs(90)),
+                lasts: Some(Duration::from_secs(120))
+            }
+        );
         assert_eq!(p("secondary-pending-resync"), Fault::SecondaryPendingResync);
         assert_eq!(
             p("slow-insync=300s"),
@@ -291,6 +308,7 @@ mod tests {
             "slow-insync=5s@promote",
             "dns-stale=1",
             "dns-stale@later",
+            "alarm=on",
             "meteor-strike",
         ] {
             let err = bad.parse::<Fault>().unwrap_err();
@@ -310,6 +328,7 @@ mod tests {
             "replication-lag=5s",
             "dns-silent@0s",
             "dns-stale@promote/5m",
+            "alarm@promote",
             "secondary-pending-resync",
             "slow-insync=5m",
         ] {

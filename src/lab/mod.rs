@@ -1,7 +1,8 @@
 //! The lab: a simulated two-region AWS world on loopback, seeded from drill files, that the engine
 //! reaches exactly as it reaches AWS.
 //!
-//! - An AWS endpoint ([`endpoint`]) speaking Route 53 REST-XML and the RDS Query protocol, for
+//! - An AWS endpoint ([`endpoint`]) speaking Route 53 REST-XML, the RDS Query protocol and
+//!   CloudWatch's RPC v2 CBOR (DescribeAlarms, for `[stop] alarms`), for
 //!   unmodified SDK clients with `endpoint_url` set and the static lab credentials
 //!   ([`LAB_ACCESS_KEY_ID`], [`LAB_SECRET_ACCESS_KEY`]).
 //! - An authoritative DNS server ([`dns`]) answering from the published Route 53 state.
@@ -14,6 +15,7 @@
 
 pub mod answer;
 pub mod apps;
+pub mod cloudwatch_api;
 pub mod database;
 pub mod dns;
 pub mod endpoint;

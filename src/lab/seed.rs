@@ -11,14 +11,16 @@
 //!   `<region>.app.lab.`; TXT → `"region=<region>"`; anything else → the app address.
 //! - The writer cluster is `<global>-<primary region short>` (`us-east-1` → `use1`); the secondary
 //!   is the drill's `secondary_cluster` (id or ARN) in the secondary region.
-//! - A record, zone or cluster named by several drills is seeded once, by the first.
+//! - Every alarm in `[stop] alarms` exists as a metric alarm in its region, in state OK.
+//! - A record, zone, cluster or alarm named by several drills is seeded once, by the first.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::answer::{APP_ZONE, app_ip};
 use super::database::{Role, Sync};
 use super::health::HealthCheck;
-use super::world::{World, stable_id};
+use super::world::{LabAlarm, World, stable_id};
 use super::zones::{SortKey, Zone, reversed_labels};
 use crate::cloud::{RecordSet, ZoneRef, fqdn, region_of_arn};
 use crate::spec::{Drill, Traffic};
@@ -193,6 +195,19 @@ pub fn seed(world: &mut World, drills: &[Drill], original_ttl: i64) {
             }
         }
         seed_database(world, d);
+        for alarm in d.alarms.iter().flat_map(|w| &w.alarms) {
+            world
+                .alarms
+                .entry((alarm.region.clone(), alarm.name.clone()))
+                .or_insert_with(|| LabAlarm {
+                    name: alarm.name.clone(),
+                    arn: alarm.arn.clone(),
+                    region: alarm.region.clone(),
+                    state: "OK".to_string(),
+                    reason: "Threshold Crossed: no datapoints were breaching".to_string(),
+                    updated: Duration::ZERO,
+                });
+        }
     }
 }
 

@@ -53,6 +53,23 @@ enum Event {
         on: bool,
         fault: String,
     },
+    Alarm {
+        on: bool,
+        fault: String,
+    },
+}
+
+/// A CloudWatch metric alarm a drill's `[stop] alarms` names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabAlarm {
+    pub name: String,
+    pub arn: String,
+    pub region: String,
+    /// `OK` or `ALARM`.
+    pub state: String,
+    pub reason: String,
+    /// Modelled time of the last state change.
+    pub updated: Duration,
 }
 
 /// What the name servers serve while the `dns-stale` fault holds: the published zones and the
@@ -99,6 +116,8 @@ pub struct World {
     pub db: Database,
     pub down: BTreeSet<String>,
     pub dns_silent: bool,
+    /// (region, name) → alarm.
+    pub alarms: BTreeMap<(String, String), LabAlarm>,
     /// Set while `dns-stale` holds.
     dns_frozen: Option<Frozen>,
     /// Modelled time since the lab started, as far as the world has been advanced.
@@ -134,7 +153,8 @@ impl World {
                 Fault::SecondaryPendingResync => {}
                 Fault::PrimaryOutage { at, .. }
                 | Fault::DnsSilent { at, .. }
-                | Fault::DnsStale { at, .. } => match at {
+                | Fault::DnsStale { at, .. }
+                | Fault::Alarm { at, .. } => match at {
                     Trigger::Promote => on_promote.push(fault.clone()),
                     Trigger::After(offset) => timed.push((*offset, fault.clone())),
                 },
@@ -160,6 +180,7 @@ impl World {
             db: Database::default(),
             down: BTreeSet::new(),
             dns_silent: false,
+            alarms: BTreeMap::new(),
             dns_frozen: None,
             now: Duration::ZERO,
             truth,
@@ -255,6 +276,28 @@ impl World {
                     Event::HealthEval,
                 );
             }
+            Event::Alarm { on, fault } => {
+                let (state, reason) = if on {
+                    ("ALARM", format!("Threshold Crossed: lab fault {fault}"))
+                } else {
+                    (
+                        "OK",
+                        "Threshold Crossed: no datapoints were breaching".to_string(),
+                    )
+                };
+                for alarm in self.alarms.values_mut() {
+                    alarm.state = state.to_string();
+                    alarm.reason = reason.clone();
+                    alarm.updated = self.now;
+                }
+                self.truth.record(
+                    self.now,
+                    What::Fault {
+                        fault,
+                        change: format!("every stop alarm {state}"),
+                    },
+                );
+            }
             Event::Stale { on, fault } => {
                 self.dns_frozen = on.then(|| Frozen {
                     zones: self.zones.clone(),
@@ -313,6 +356,24 @@ impl World {
                         Event::Outage {
                             region,
                             down: false,
+                            fault: name,
+                        },
+                    );
+                }
+            }
+            Fault::Alarm { lasts, .. } => {
+                self.schedule(
+                    at,
+                    Event::Alarm {
+                        on: true,
+                        fault: name.clone(),
+                    },
+                );
+                if let Some(lasts) = lasts {
+                    self.schedule(
+                        at + *lasts,
+                        Event::Alarm {
+                            on: false,
                             fault: name,
                         },
                     );

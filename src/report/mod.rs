@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{ChangeRecord, Outcome, RunResult, SloResult, StepRecord};
+use crate::engine::{ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StopRecord};
 use crate::spec::Drill;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -48,10 +48,13 @@ pub struct Report {
     /// lab's ground truth (every control-plane call, state change, write outage and DNS change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<serde_json::Value>,
-    /// Drills with `[probes]`: what the probes saw (directions, read-backs, phases, the stop
-    /// condition that fired, the time series). See `docs/report.md`.
+    /// Drills with `[probes]`: what the probes saw (directions, read-backs, phases, the time
+    /// series). See `docs/report.md`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<serde_json::Value>,
+    /// The stop condition (`[stop]`) that aborted the run, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +130,7 @@ impl Report {
             },
             lab: None,
             probes: result.probes.clone(),
+            stop: result.stop.clone(),
         }
     }
 

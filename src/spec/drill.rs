@@ -84,7 +84,15 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
         failback.as_present().is_none_or(|f| f.value),
     );
     let groups = groups::read(r, root, regions.as_ref());
-    let probes = super::probes::read(r, root);
+    let stop = match r.table(root, "stop", "a table [stop]") {
+        Field::Present(t) => {
+            r.keys(&t, super::probes::STOP_KEYS);
+            Some(t)
+        }
+        _ => None,
+    };
+    let probes = super::probes::read(r, root, stop.as_ref());
+    let alarms = super::alarms::read(r, stop.as_ref(), regions.as_ref());
     let lab = super::lab::read(r, root);
 
     let drill = Drill {
@@ -110,6 +118,7 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
         timeouts: timeouts?,
         slo: slo?,
         probes: probes?,
+        alarms: alarms?,
         lab: lab?,
     };
     (!r.has_errors()).then_some(drill)

@@ -5,6 +5,7 @@
 //! the first. Nothing outside this module sees an unvalidated drill: `load` returns a `Drill` or
 //! every reason it is not one. The format is documented in `docs/drill-format.md`.
 
+mod alarms;
 mod checks;
 mod diagnostic;
 mod drill;
@@ -26,6 +27,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use toml::de::DeTable;
 
+pub use alarms::{AlarmRef, AlarmWatch};
 pub use checks::RECORD_TYPES;
 pub use diagnostic::{Diagnostic, FILE_KEY, SpecErrors};
 pub use drill::{

@@ -30,6 +30,8 @@ pub struct Drill {
     /// `[probes]` with the SLOs and stop conditions that need them; None runs the drill on
     /// control-plane evidence alone.
     pub probes: Option<Probes>,
+    /// `[stop] alarms`: CloudWatch alarms that abort the drill when they go to ALARM.
+    pub alarms: Option<super::alarms::AlarmWatch>,
     /// `[lab]`: how the embedded lab's world differs from its defaults under `--lab`.
     pub lab: Option<super::lab::LabSettings>,
 }

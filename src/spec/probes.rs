@@ -32,7 +32,17 @@ const PROBE_KEYS: &[&str] = &[
     "http",
     "canary",
 ];
-const STOP_KEYS: &[&str] = &["error_rate", "window", "traffic_deadline"];
+/// The `[stop]` keys that judge probe data (the alarm keys are read in `alarms.rs`).
+const PROBE_STOP_KEYS: &[&str] = &["error_rate", "window", "traffic_deadline"];
+
+/// Every key `[stop]` may carry.
+pub(super) const STOP_KEYS: &[&str] = &[
+    "error_rate",
+    "window",
+    "traffic_deadline",
+    "alarms",
+    "alarm_interval",
+];
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 /// Below this the probes measure their own scheduling more than the service.
@@ -128,19 +138,13 @@ pub struct StopConditions {
     pub traffic_deadline: Option<Duration>,
 }
 
-/// Reads `[probes]`, its `[slo]` keys and `[stop]`. Some(None) when there are no probes (and
-/// nothing that needs them); None when something is wrong.
-pub(super) fn read(r: &mut Reader, root: &Table) -> Option<Option<Probes>> {
+/// Reads `[probes]`, its `[slo]` keys and the probe keys of `[stop]` (read, with its keys
+/// checked, by the caller). Some(None) when there are no probes (and nothing that needs them);
+/// None when something is wrong.
+pub(super) fn read(r: &mut Reader, root: &Table, stop: Option<&Table>) -> Option<Option<Probes>> {
     let table = r.table(root, "probes", "a table [probes]");
     let slo = match r.table(root, "slo", "a table [slo]") {
         Field::Present(t) => Some(t),
-        _ => None,
-    };
-    let stop = match r.table(root, "stop", "a table [stop]") {
-        Field::Present(t) => {
-            r.keys(&t, STOP_KEYS);
-            Some(t)
-        }
         _ => None,
     };
     let probes = match table {
@@ -149,7 +153,7 @@ pub(super) fn read(r: &mut Reader, root: &Table) -> Option<Option<Probes>> {
         Field::Absent => {
             // Nothing may need probes that are not there.
             let mut ok = true;
-            for (table, keys) in [(&slo, SLO_KEYS), (&stop, STOP_KEYS)] {
+            for (table, keys) in [(slo.as_ref(), SLO_KEYS), (stop, PROBE_STOP_KEYS)] {
                 let Some(t) = table else { continue };
                 for key in keys {
                     if let Some(v) = t.map.get(*key) {
@@ -269,7 +273,7 @@ pub(super) fn read(r: &mut Reader, root: &Table) -> Option<Option<Probes>> {
             max_p99_latency: None,
         }),
     };
-    let stop = match &stop {
+    let stop = match stop {
         Some(t) => {
             for key in ["error_rate", "traffic_deadline"] {
                 needs(r, t, key, has_http, "http");
@@ -525,7 +529,7 @@ fn read_stop(r: &mut Reader, t: &Table) -> Option<StopConditions> {
 }
 
 /// A duration key; `zero_ok` allows `"0s"`.
-fn duration(r: &mut Reader, t: &Table, key: &str, zero_ok: bool) -> Field<At<Duration>> {
+pub(super) fn duration(r: &mut Reader, t: &Table, key: &str, zero_ok: bool) -> Field<At<Duration>> {
     match r.string(t, key, DURATION) {
         Field::Present(d) => {
             let parsed = if zero_ok {
@@ -546,7 +550,7 @@ fn duration(r: &mut Reader, t: &Table, key: &str, zero_ok: bool) -> Field<At<Dur
     }
 }
 
-fn bounded(
+pub(super) fn bounded(
     r: &mut Reader,
     t: &Table,
     key: &str,

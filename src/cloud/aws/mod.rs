@@ -1,11 +1,12 @@
-//! The AWS implementation of the cloud traits, over aws-sdk-route53 and aws-sdk-rds. SDK types are
-//! converted to the domain's here and nowhere else.
+//! The AWS implementation of the cloud traits, over aws-sdk-route53, aws-sdk-rds and
+//! aws-sdk-cloudwatch. SDK types are converted to the domain's here and nowhere else.
 //!
 //! Route 53 is global: one client, signed for the partition's home region (us-east-1 in the `aws`
-//! partition). RDS gets one client per drill region. Every Route 53 request of the process is paced
+//! partition). RDS gets one client per drill region, CloudWatch one per region an alarm lives in. Every Route 53 request of the process is paced
 //! to stay under the 5 requests/s account limit, and `Throttling` / `PriorRequestNotComplete` are
 //! retried by the SDK's standard retry strategy (its classifier lists both as throttling errors).
 
+mod alarms;
 mod batches;
 mod errors;
 mod pacing;
@@ -39,7 +40,8 @@ pub struct AwsOptions {
     /// A named profile (`--profile`); otherwise the default chain picks one.
     pub profile: Option<String>,
     /// An explicit endpoint for every service (the lab uses this). Without it, `AWS_ENDPOINT_URL`,
-    /// `AWS_ENDPOINT_URL_ROUTE_53` and `AWS_ENDPOINT_URL_RDS` are honoured as aws-config does.
+    /// `AWS_ENDPOINT_URL_ROUTE_53`, `AWS_ENDPOINT_URL_RDS` and `AWS_ENDPOINT_URL_CLOUDWATCH` are
+    /// honoured as aws-config does.
     pub endpoint_url: Option<String>,
     /// A fixed access key and secret (the lab's); otherwise the default credential chain.
     pub static_credentials: Option<(String, String)>,
@@ -105,10 +107,20 @@ pub async fn connect(opts: AwsOptions) -> Result<Cloud, CloudError> {
             (region.clone(), aws_sdk_rds::Client::from_conf(conf))
         })
         .collect();
-    Ok(from_clients(route53, rds))
+    let mut cloud = from_clients(route53, rds);
+    cloud.alarms = Arc::new(alarms::AwsAlarms::new(Some(sdk_config), HashMap::new()));
+    Ok(cloud)
 }
 
-/// The cloud over already-built SDK clients (tests build them against mocks). The Route 53 client
+/// CloudWatch over already-built clients, one per region (tests build them against mocks).
+pub fn alarms_from_clients(
+    clients: HashMap<String, aws_sdk_cloudwatch::Client>,
+) -> Arc<dyn crate::cloud::Alarms> {
+    Arc::new(alarms::AwsAlarms::new(None, clients))
+}
+
+/// The cloud over already-built SDK clients (tests build them against mocks; CloudWatch has no
+/// clients here, see [`alarms_from_clients`]). The Route 53 client
 /// gets this module's policy on top of its own configuration: the process-wide pacing and
 /// [`ROUTE53_MAX_ATTEMPTS`] standard retries.
 pub fn from_clients(
@@ -138,6 +150,7 @@ pub fn from_clients_with_limiter(
             aws_sdk_route53::Client::from_conf(conf),
         )),
         rds: Arc::new(rds::AwsGlobalDatabase::new(rds)),
+        alarms: alarms_from_clients(HashMap::new()),
     }
 }
 
