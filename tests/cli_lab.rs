@@ -18,6 +18,8 @@ struct Report {
     errors: Vec<String>,
     time: Time,
     lab: Lab,
+    #[serde(default)]
+    stop: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -303,12 +305,65 @@ except rds.exceptions.GlobalClusterNotFoundFault:
     assert_eq!(status.code(), Some(0));
 }
 
+/// The example drill with `extra` (whole tables) appended.
+fn example_with(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("example-with.toml");
+    let text = std::fs::read_to_string("drills/example.toml").unwrap();
+    std::fs::write(&path, format!("{text}\n{extra}")).unwrap();
+    path
+}
+
 /// The example drill with a `[lab]` table appended.
 fn example_with_lab(dir: &Path, lab: &str) -> std::path::PathBuf {
-    let path = dir.join("with-lab.toml");
-    let text = std::fs::read_to_string("drills/example.toml").unwrap();
-    std::fs::write(&path, format!("{text}\n[lab]\n{lab}")).unwrap();
-    path
+    example_with(dir, &format!("[lab]\n{lab}"))
+}
+
+#[test]
+fn stop_alarms_refuse_a_drill_or_stop_it_and_roll_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_with(
+        dir.path(),
+        "[stop]\nalarms = [\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-5xx\", \"arn:aws:cloudwatch:us-west-2:123456789012:alarm:api-5xx\"]\nalarm_interval = \"5s\"\n",
+    );
+    let file = file.to_str().unwrap();
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["plan", file, "--lab"])
+        .expect_code(0)
+        .stdout_contains("reads these CloudWatch alarms every 5s")
+        .stdout_contains("arn:aws:cloudwatch:us-west-2:123456789012:alarm:api-5xx");
+
+    // In ALARM from the start: preflight refuses, nothing changes.
+    let r = lab_run(file, &["alarm"], Some("60"), 3);
+    assert_eq!(r.outcome, "refused");
+    assert!(r.lab.world_restored);
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.contains("alarm api-5xx (us-east-1) is in ALARM")),
+        "{:?}",
+        r.errors
+    );
+
+    // Firing at the promotion: the next read stops the drill, which rolls everything back.
+    let r = lab_run(file, &["alarm@promote"], Some("60"), 4);
+    assert_eq!(r.outcome, "rolled_back", "{:?}", r.errors);
+    assert!(r.lab.world_restored);
+    let stop = r.stop.as_ref().expect("the stop condition in the report");
+    assert_eq!(stop["condition"], "alarm", "{stop}");
+    assert!(
+        stop["detail"].as_str().unwrap().contains("went to ALARM"),
+        "{stop}"
+    );
+    assert!(step_names(&r).contains(&"rollback"));
+    // The lab saw the drill read the alarms over CloudWatch's own protocol.
+    let reads = r.lab.ground_truth["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["what"]["operation"] == "DescribeAlarms" && e["what"]["status"] == 200)
+        .count();
+    assert!(reads >= 3, "{reads} DescribeAlarms calls");
 }
 
 #[test]

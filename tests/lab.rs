@@ -1516,6 +1516,140 @@ async fn lab_fault_dns_stale_keeps_answering_the_old_records() {
     lab.shutdown().await;
 }
 
+/// The example drill watching `api-5xx` in both regions, so the lab seeds those alarms.
+fn watched_example() -> Drill {
+    let mut d = drill("example.toml");
+    d.alarms = Some(spec::AlarmWatch {
+        alarms: ["us-east-1", "us-west-2"]
+            .into_iter()
+            .map(|region| spec::AlarmRef {
+                arn: format!("arn:aws:cloudwatch:{region}:123456789012:alarm:api-5xx"),
+                region: region.to_string(),
+                name: "api-5xx".to_string(),
+            })
+            .collect(),
+        interval: Duration::from_secs(10),
+    });
+    d
+}
+
+fn cloudwatch(lab: &Lab, region: &str) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
+            .endpoint_url(lab.aws_endpoint())
+            .credentials_provider(credentials())
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn lab_cloudwatch_answers_describe_alarms_over_cbor() {
+    let opts = options(100.0, &["alarm@promote/1m"]);
+    let clock = opts.clock();
+    let lab = lab::start(&[watched_example()], opts, clock)
+        .await
+        .expect("lab starts");
+    // Through the drill's own AWS implementation, as `drill run --lab` reaches it.
+    let cloud = failover_drill::cloud::aws::connect(failover_drill::cloud::aws::AwsOptions {
+        endpoint_url: Some(lab.aws_endpoint()),
+        static_credentials: Some((
+            LAB_ACCESS_KEY_ID.to_string(),
+            LAB_SECRET_ACCESS_KEY.to_string(),
+        )),
+        regions: vec!["us-east-1".to_string(), "us-west-2".to_string()],
+        ..Default::default()
+    })
+    .await
+    .expect("clients");
+    let names = ["api-5xx".to_string(), "not-there".to_string()];
+    let east = cloud
+        .alarms
+        .describe_alarms("us-east-1", &names)
+        .await
+        .expect("DescribeAlarms");
+    assert_eq!(east.len(), 1, "{east:?}");
+    assert_eq!(east[0].name, "api-5xx");
+    assert_eq!(
+        east[0].arn,
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-5xx"
+    );
+    assert_eq!(east[0].state, "OK");
+    let started = lab.ground_truth().started_at;
+    let updated = east[0].updated_at.expect("StateUpdatedTimestamp");
+    assert!(
+        (updated - started).num_milliseconds().abs() < 1000,
+        "{updated} vs {started}"
+    );
+    // Each region has its own alarms; a region with none answers with none.
+    let west = cloud
+        .alarms
+        .describe_alarms("us-west-2", &names)
+        .await
+        .unwrap();
+    assert_eq!(
+        west[0].arn,
+        "arn:aws:cloudwatch:us-west-2:123456789012:alarm:api-5xx"
+    );
+    assert!(
+        cloud
+            .alarms
+            .describe_alarms("eu-west-1", &names)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The raw SDK: filters, and errors with their code and status.
+    let sdk = cloudwatch(&lab, "us-east-1");
+    let out = sdk
+        .describe_alarms()
+        .alarm_name_prefix("api-")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Ok)
+        .send()
+        .await
+        .expect("DescribeAlarms by prefix");
+    assert_eq!(out.metric_alarms().len(), 1);
+    assert!(out.composite_alarms().is_empty());
+    let err = sdk
+        .describe_alarms()
+        .alarm_names("api-5xx")
+        .alarm_name_prefix("api-")
+        .send()
+        .await
+        .expect_err("names and a prefix together");
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidParameterCombination")
+    );
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 400);
+
+    // The fault: ALARM from the promotion for a modelled minute, then OK again.
+    switchover(&lab).await;
+    let firing = cloud
+        .alarms
+        .describe_alarms("us-east-1", &names)
+        .await
+        .unwrap();
+    assert_eq!(firing[0].state, "ALARM");
+    assert!(
+        firing[0].reason.contains("alarm@promote"),
+        "{}",
+        firing[0].reason
+    );
+    eventually("the alarm back to OK", Duration::from_secs(10), || async {
+        let now = cloud
+            .alarms
+            .describe_alarms("us-west-2", &names)
+            .await
+            .ok()?;
+        (now[0].state == "OK").then_some(())
+    })
+    .await;
+    lab.shutdown().await;
+}
+
 #[tokio::test]
 async fn lab_fault_secondary_pending_resync_refuses_switchover() {
     let lab = start(

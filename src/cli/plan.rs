@@ -34,6 +34,15 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
     for (i, action) in actions(&drill, &plan, failback).iter().enumerate() {
         println!("{:>3}. {action}", i + 1);
     }
+    if let Some(watch) = &drill.alarms {
+        println!(
+            "While it runs it reads these CloudWatch alarms every {} and stops (rolling back) if one goes to ALARM:",
+            humantime::format_duration(watch.interval)
+        );
+        for alarm in &watch.alarms {
+            println!("     {}", alarm.arn);
+        }
+    }
     for warning in &plan.warnings {
         println!("warning: {warning}");
     }
