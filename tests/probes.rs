@@ -266,10 +266,25 @@ fn switchover_reports_every_measurement_and_passes_at_1s() {
         "probe-switchover",
         "switchover",
         "1s",
-        "[slo]\nmax_traffic_shift = \"5m\"\nmax_dns_cutover = \"5m\"\nmax_write_outage = \"10m\"\nmax_error_rate = \"5%\"",
+        "[slo]\nmax_traffic_shift = \"5m\"\nmax_dns_cutover = \"5m\"\nmax_write_outage = \"10m\"\nmax_error_rate = \"5%\"\n\n[probes.dns.test_dns_answer]\nclient_ips = [\"127.0.0.11\", \"127.0.0.12\"]\ninterval = \"10s\"",
     );
     let r = run(&file, dir.path(), "10", &[], 0);
     assert_eq!(r["outcome"], "passed");
+    // Route 53's own view (TestDNSAnswer, from each region's clients) moved with the name
+    // servers: the lab's name servers serve what its configuration says once INSYNC.
+    for prefix in ["", "failback_"] {
+        let api = measured(&r, &format!("{prefix}test_dns_answer_cutover_ms")) as f64 / 1000.0;
+        let dns = measured(&r, &format!("{prefix}dns_cutover_ms")) as f64 / 1000.0;
+        within(
+            &format!("{prefix}TestDNSAnswer cut-over"),
+            api,
+            dns,
+            10.0 + 1.0,
+        );
+    }
+    let views = r["probes"]["phases"]["failover"]["test_dns_answer"].clone();
+    assert!(views["count"].as_u64() > Some(0), "{views}");
+    assert_eq!(views["errors"], 0, "{views}");
     for key in [
         "dns_cutover_ms",
         "traffic_shift_ms",
@@ -385,7 +400,7 @@ fn traffic_that_never_moves_stops_the_drill_and_rolls_back() {
         "probe-stuck",
         "switchover",
         "1s",
-        "[stop]\ntraffic_deadline = \"90s\"",
+        "[stop]\ntraffic_deadline = \"90s\"\n\n[probes.dns.test_dns_answer]\nclient_ips = [\"127.0.0.12\"]\ninterval = \"30s\"",
     );
     // From the promotion on the name servers keep answering the old records while the Route 53
     // API reports every change INSYNC: traffic never arrives in us-west-2.
@@ -407,6 +422,18 @@ fn traffic_that_never_moves_stops_the_drill_and_rolls_back() {
             .all(|c| c["restored"] == true)
     );
     assert_eq!(r["lab"]["world_restored"], true);
+    // The evidence of why: Route 53's configuration answered with us-west-2, the name servers
+    // never did.
+    assert!(
+        r["measurements"]["test_dns_answer_cutover_ms"].is_u64(),
+        "{}",
+        r["measurements"]
+    );
+    assert!(
+        r["measurements"]["dns_cutover_ms"].is_null(),
+        "{}",
+        r["measurements"]
+    );
     let rollback = r["steps"]
         .as_array()
         .expect("steps")
@@ -448,7 +475,7 @@ fn validate_rejects_slos_and_stops_without_their_probe() {
         "probe-bad",
         "switchover",
         "10ms",
-        "[stop]\ncloudwatch_alarm = \"x\"",
+        "[stop]\ncloudwatch_alarm = \"x\"\n\n[probes.dns.test_dns_answer]\nclient_ips = [\"resolver-1\"]\ninterval = \"500ms\"",
     );
     let text = std::fs::read_to_string(&file)
         .expect("read")
@@ -468,4 +495,14 @@ fn validate_rejects_slos_and_stops_without_their_probe() {
         "{out}"
     );
     assert!(out.contains("stop.cloudwatch_alarm: unknown key"), "{out}");
+    assert!(
+        out.contains("probes.dns.test_dns_answer.client_ips: \"resolver-1\" is not an IP address"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "probes.dns.test_dns_answer.interval: interval 500ms is out of range: 1s to 5m"
+        ),
+        "{out}"
+    );
 }

@@ -103,6 +103,7 @@ pub async fn bench(args: &BenchArgs) -> Result<i32, CliError> {
         client_recursion: false,
         port,
         regions,
+        route53_view: None,
     };
     println!(
         "bench-probes: asking for {} probes/s (DNS, HTTP and canary each every {}) for {} s against a private lab",

@@ -12,8 +12,9 @@ use tokio::sync::Notify;
 
 use super::{
     AlarmState, Alarms, ChangeAction, ChangeInfo, ChangeStatus, Cloud, CloudError, DbCluster,
-    FailoverState, GlobalCluster, GlobalDatabase, GlobalMember, HealthCheck, HealthCheckSettings,
-    HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet, Route53, ZoneRef,
+    DnsAnswer, FailoverState, GlobalCluster, GlobalDatabase, GlobalMember, HealthCheck,
+    HealthCheckSettings, HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet,
+    Route53, ZoneRef,
 };
 
 /// What a test can make a call do.
@@ -466,6 +467,40 @@ impl Route53 for MemoryCloud {
         Ok(HealthCheckStatus {
             healthy_checkers: if healthy { 16 } else { 0 },
             total_checkers: 16,
+        })
+    }
+
+    async fn test_dns_answer(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: &str,
+        _client_ip: Option<&str>,
+    ) -> Result<DnsAnswer, CloudError> {
+        self.enter("TestDNSAnswer", &format!("{zone_id}/{name}/{rtype}"))
+            .await?;
+        // The double answers with every record of the name and type that carries traffic (no
+        // weight 0); routing policies beyond that are the lab's business.
+        let values: Vec<String> = self
+            .lock()
+            .records
+            .iter()
+            .filter(|(k, r)| {
+                k.zone_id == zone_id
+                    && k.name == super::fqdn(name)
+                    && k.rtype == rtype
+                    && r.weight != Some(0)
+            })
+            .flat_map(|(_, r)| r.values.clone())
+            .collect();
+        Ok(DnsAnswer {
+            response_code: if values.is_empty() {
+                "NXDOMAIN"
+            } else {
+                "NOERROR"
+            }
+            .to_string(),
+            values,
         })
     }
 }

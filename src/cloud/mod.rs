@@ -278,6 +278,25 @@ pub trait Route53: Send + Sync {
     ) -> Result<HealthCheck, CloudError>;
 
     async fn get_health_check_status(&self, id: &str) -> Result<HealthCheckStatus, CloudError>;
+
+    /// TestDNSAnswer: what Route 53 answers for `name`/`rtype` from its configuration, as seen by a
+    /// client at `client_ip` (sent as the EDNS client subnet; latency and geo records depend on
+    /// it). None asks without a client subnet.
+    async fn test_dns_answer(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: &str,
+        client_ip: Option<&str>,
+    ) -> Result<DnsAnswer, CloudError>;
+}
+
+/// A TestDNSAnswer result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsAnswer {
+    /// `NOERROR`, `NXDOMAIN`, …
+    pub response_code: String,
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
+use crate::cloud::Route53;
 use crate::probes::{self, Kind, Mark, Network, Prober, Record, Sample, Setup};
 use crate::spec::{Drill, Mode, Probes};
 
@@ -28,6 +30,7 @@ pub async fn setup(
     drill: &Drill,
     plan: &Plan,
     network: &Network,
+    route53: &Arc<dyn Route53>,
 ) -> Result<Setup, String> {
     let mut regions = BTreeMap::new();
     for r in &plan.records {
@@ -75,6 +78,28 @@ pub async fn setup(
         );
     }
     let _ = drill;
+    let mut route53_view = None;
+    if let Some(dns) = config.dns.as_ref().filter(|d| d.test_dns_answer.is_some()) {
+        let mut names = Vec::new();
+        for name in &dns.names {
+            // The most specific of the drill's zones that holds the name.
+            let zone = plan
+                .zones
+                .values()
+                .filter(|z| name == &z.name || name.ends_with(&format!(".{}", z.name)))
+                .max_by_key(|z| z.name.len())
+                .ok_or_else(|| {
+                    format!(
+                        "probes.dns.test_dns_answer: {name} is in none of the drill's hosted zones; TestDNSAnswer needs the zone"
+                    )
+                })?;
+            names.push((name.clone(), zone.id.clone()));
+        }
+        route53_view = Some(probes::Route53View {
+            route53: route53.clone(),
+            names,
+        });
+    }
     Ok(Setup {
         config: config.clone(),
         name_servers,
@@ -83,6 +108,7 @@ pub async fn setup(
         client_recursion,
         port: network.port,
         regions,
+        route53_view,
     })
 }
 
@@ -115,6 +141,8 @@ pub async fn steady_state(prober: &Prober, drill: &Drill) -> Result<Value, (Vec<
             Kind::Dns => config.dns.is_some(),
             Kind::Http => config.http.is_some(),
             Kind::Canary => config.canary.is_some(),
+            // Route 53's configuration is not the service: the steady state is what clients see.
+            Kind::TestDnsAnswer => false,
         };
         if !configured {
             continue;
@@ -415,6 +443,10 @@ pub fn measurements(
             "resolver_cutover_ms",
             d.recursive_cutover.map(|t| json!(ms(t))),
         );
+        put(
+            "test_dns_answer_cutover_ms",
+            d.test_dns_answer_cutover.map(|t| json!(ms(t))),
+        );
         put("traffic_shift_ms", d.traffic_shift.map(|t| json!(ms(t))));
         if prober_config.canary.is_some() {
             put(
@@ -434,6 +466,7 @@ pub fn measurements(
             "promotion_at": at(d.promotion_at),
             "routing_change_at": at(d.routing_at),
             "dns_cutover_at": at(d.routing_at.zip(d.dns_cutover).map(|(r, c)| r + c)),
+            "test_dns_answer_cutover_at": at(d.routing_at.zip(d.test_dns_answer_cutover).map(|(r, c)| r + c)),
             "traffic_shift_at": at(d.routing_at.zip(d.traffic_shift).map(|(r, s)| r + s)),
             "write_outage": d.write_outage.as_ref().map(|o| json!({
                 "from": stamp(clock, o.from),

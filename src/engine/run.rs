@@ -114,10 +114,11 @@ pub async fn run_with(
     let mut prober: Option<Prober> = None;
     let mut steady = None;
     if let (Ok(plan), Some(config)) = (&plan, &drill.probes) {
-        let started = match probing::setup(config, drill, plan, &extras.network).await {
-            Ok(setup) => Prober::start(setup, clock.clone()),
-            Err(e) => Err(e),
-        };
+        let started =
+            match probing::setup(config, drill, plan, &extras.network, &cloud.route53).await {
+                Ok(setup) => Prober::start(setup, clock.clone()),
+                Err(e) => Err(e),
+            };
         let refuse = |reasons: Vec<String>, evidence: serde_json::Value| {
             let mut result = result.clone();
             result.steps.push(preflight_step(

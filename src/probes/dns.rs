@@ -1,5 +1,7 @@
 //! The DNS probe: every tick, asks each authoritative name server (and each configured recursive
-//! resolver) for each name, and records which region the answer points to.
+//! resolver) for each name, and records which region the answer points to. Optionally Route 53's
+//! TestDNSAnswer is asked too, for each client address configured: the configuration's answer as
+//! clients in different places would get it (latency records differ by place).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use super::Shared;
 use super::sample::{Kind, Sample};
 use super::wire;
+use crate::cloud::Route53;
 
 /// One (name, server) pair the probe asks every tick.
 #[derive(Debug, Clone)]
@@ -64,6 +67,86 @@ pub async fn probe(shared: Arc<Shared>, target: Target, at: Duration) {
         kind: Kind::Dns,
         source: target.source,
         authoritative: target.authoritative,
+        at,
+        latency,
+        ok,
+        region,
+        detail,
+        seq: None,
+    });
+}
+
+/// One TestDNSAnswer question asked every view tick.
+#[derive(Debug, Clone)]
+pub struct ApiTarget {
+    pub zone_id: String,
+    pub name: String,
+    pub client_ip: Option<String>,
+    pub source: Arc<str>,
+}
+
+pub fn api_targets(names: &[(String, String)], client_ips: &[String]) -> Vec<ApiTarget> {
+    let ips: Vec<Option<String>> = if client_ips.is_empty() {
+        vec![None]
+    } else {
+        client_ips.iter().cloned().map(Some).collect()
+    };
+    let mut out = Vec::new();
+    for (name, zone_id) in names {
+        for ip in &ips {
+            let source = match ip {
+                Some(ip) => format!("TestDNSAnswer {name} ({ip})"),
+                None => format!("TestDNSAnswer {name}"),
+            };
+            out.push(ApiTarget {
+                zone_id: zone_id.clone(),
+                name: name.clone(),
+                client_ip: ip.clone(),
+                source: Arc::from(source),
+            });
+        }
+    }
+    out
+}
+
+/// Asks Route 53's TestDNSAnswer once (giving up after `limit`) and records the sample.
+pub async fn test_dns_answer(
+    shared: Arc<Shared>,
+    route53: Arc<dyn Route53>,
+    target: ApiTarget,
+    at: Duration,
+    limit: Duration,
+) {
+    let answer = shared
+        .clock
+        .timeout(
+            limit,
+            route53.test_dns_answer(
+                &target.zone_id,
+                &target.name,
+                "A",
+                target.client_ip.as_deref(),
+            ),
+        )
+        .await;
+    let latency = shared.clock.elapsed().saturating_sub(at);
+    let (ok, region, detail) = match answer {
+        Some(Ok(a)) if a.response_code == "NOERROR" && !a.values.is_empty() => {
+            let region = region_of(&shared.regions, &a.values);
+            (true, region, Some(a.values.join(" ")))
+        }
+        Some(Ok(a)) => (
+            false,
+            None,
+            Some(format!("{} with no answer", a.response_code)),
+        ),
+        Some(Err(e)) => (false, None, Some(e.to_string())),
+        None => (false, None, Some("no answer in time".to_string())),
+    };
+    shared.record(Sample {
+        kind: Kind::TestDnsAnswer,
+        source: target.source,
+        authoritative: false,
         at,
         latency,
         ok,

@@ -44,6 +44,10 @@ pub struct Direction {
     pub dns_cutover: Option<Duration>,
     #[serde(skip)]
     pub recursive_cutover: Option<Duration>,
+    /// Routing change → the first round after which every TestDNSAnswer view points to the
+    /// target: when Route 53's configuration answered with it, whatever the name servers did.
+    #[serde(skip)]
+    pub test_dns_answer_cutover: Option<Duration>,
     /// Routing change → the first HTTP sample of the first window in which the share of samples
     /// served by the target is reached.
     #[serde(skip)]
@@ -100,6 +104,11 @@ pub fn directions(
         .into_iter()
         .flatten()
         .min();
+    // A rollback undoes the routing change: DNS cut-overs are judged before it.
+    let rollback = record.marks.iter().find_map(|m| match &m.mark {
+        Mark::Phase { name } if name == "rollback" => Some(m.at),
+        _ => None,
+    });
     for (name, target, end) in [
         ("failover", secondary, back_start.unwrap_or(Duration::MAX)),
         ("failback", primary, Duration::MAX),
@@ -110,15 +119,14 @@ pub fn directions(
             continue;
         };
         let within = |s: &&Sample| s.at >= start && s.at < end;
-        let dns = |authoritative: bool| {
+        let dns = |kind: Kind, authoritative: bool| {
             routing_at.and_then(|r| {
                 let rounds: Vec<&Sample> = record
                     .samples
                     .iter()
                     .filter(within)
-                    .filter(|s| {
-                        s.kind == Kind::Dns && s.authoritative == authoritative && s.at >= r
-                    })
+                    .filter(|s| rollback.is_none_or(|b| s.at < b))
+                    .filter(|s| s.kind == kind && s.authoritative == authoritative && s.at >= r)
                     .collect();
                 cutover(&rounds, target).map(|t| t - r)
             })
@@ -142,8 +150,9 @@ pub fn directions(
             target: target.to_string(),
             promotion_at,
             routing_at,
-            dns_cutover: dns(true),
-            recursive_cutover: dns(false),
+            dns_cutover: dns(Kind::Dns, true),
+            recursive_cutover: dns(Kind::Dns, false),
+            test_dns_answer_cutover: dns(Kind::TestDnsAnswer, false),
             traffic_shift: routing_at
                 .and_then(|r| shift(&http, target, rule).map(|t| t.saturating_sub(r))),
             write_outage: outage(&canary, end.min(record.stopped)),

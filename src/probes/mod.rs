@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::cloud::Route53;
 use crate::spec::{Probes, RegionFrom};
 
 pub use measure::{Direction, Outage, Record, ShiftRule, Stats};
@@ -67,6 +68,24 @@ pub struct Setup {
     pub port: Option<u16>,
     /// Answer value (address or CNAME target, normalised) → the region it points to.
     pub regions: BTreeMap<String, String>,
+    /// Where TestDNSAnswer is asked, when the drill configures `[probes.dns.test_dns_answer]`.
+    pub route53_view: Option<Route53View>,
+}
+
+/// Route 53 and each DNS probe name with its hosted zone id, for TestDNSAnswer.
+#[derive(Clone)]
+pub struct Route53View {
+    pub route53: Arc<dyn Route53>,
+    /// (name, zone id)
+    pub names: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Route53View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route53View")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
 }
 
 /// State the probe tasks and the engine share.
@@ -162,6 +181,25 @@ impl Prober {
                             .into_iter()
                             .map(|t| dns::probe(shared.clone(), t, at)),
                     )
+                    .await;
+                }
+            });
+        }
+        if let (Some(view), Some(r53)) = (
+            config.dns.as_ref().and_then(|d| d.test_dns_answer.as_ref()),
+            &setup.route53_view,
+        ) {
+            let targets = dns::api_targets(&r53.names, &view.client_ips);
+            let route53 = r53.route53.clone();
+            // A slow answer is given up at the next tick, so questions never pile up.
+            let limit = view.interval;
+            prober.every(view.interval, move |shared, at| {
+                let targets = targets.clone();
+                let route53 = route53.clone();
+                async move {
+                    futures::future::join_all(targets.into_iter().map(|t| {
+                        dns::test_dns_answer(shared.clone(), route53.clone(), t, at, limit)
+                    }))
                     .await;
                 }
             });

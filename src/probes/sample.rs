@@ -13,6 +13,8 @@ pub enum Kind {
     Dns,
     Http,
     Canary,
+    /// Route 53's TestDNSAnswer: the configuration's answer, not a name server's.
+    TestDnsAnswer,
 }
 
 impl Kind {
@@ -21,6 +23,7 @@ impl Kind {
             Kind::Dns => "dns",
             Kind::Http => "http",
             Kind::Canary => "canary",
+            Kind::TestDnsAnswer => "test_dns_answer",
         }
     }
 }
@@ -29,7 +32,8 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub kind: Kind,
-    /// What was probed: `name @ server` for DNS, the URL for HTTP and the canary.
+    /// What was probed: `name @ server` for DNS, `TestDNSAnswer name (client IP)`, the URL for
+    /// HTTP and the canary.
     pub source: Arc<str>,
     /// Whether `source` is an authoritative name server (DNS only).
     pub authoritative: bool,

@@ -133,6 +133,7 @@ pub struct Slos {
 
 pub use super::probes::{
     CanaryProbe, DnsProbe, HttpProbe, ProbeSlos, Probes, RegionFrom, StopConditions,
+    TestDnsAnswerView,
 };
 
 impl Drill {

@@ -91,7 +91,21 @@ pub struct DnsProbe {
     pub name_servers: Vec<String>,
     /// Recursive resolvers to watch as well (`host` or `host:port`).
     pub resolvers: Vec<String>,
+    /// `[probes.dns.test_dns_answer]`: Route 53's own view as well.
+    pub test_dns_answer: Option<TestDnsAnswerView>,
 }
+
+/// Route 53 TestDNSAnswer as an extra DNS view: what Route 53 answers from its configuration for
+/// clients at given addresses, the way to see latency (and geo) records from several places.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestDnsAnswerView {
+    /// Client addresses sent as the EDNS client subnet, one view each; empty: one view without.
+    pub client_ips: Vec<String>,
+    pub interval: Duration,
+}
+
+/// TestDNSAnswer shares Route 53's 5 requests/s with the drill's own calls: ask slowly.
+pub const DEFAULT_TEST_DNS_ANSWER_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpProbe {
@@ -307,7 +321,10 @@ fn read_dns(r: &mut Reader, probes: &Table) -> Option<Option<DnsProbe>> {
         Field::Absent => return Some(None),
         Field::Invalid => return None,
     };
-    r.keys(&t, &["names", "name_servers", "resolvers"]);
+    r.keys(
+        &t,
+        &["names", "name_servers", "resolvers", "test_dns_answer"],
+    );
     let names = match strings(r, &t, "names") {
         Field::Present(names) if names.value.is_empty() => {
             r.error(
@@ -361,10 +378,74 @@ fn read_dns(r: &mut Reader, probes: &Table) -> Option<Option<DnsProbe>> {
     };
     let name_servers = servers(r, "name_servers");
     let resolvers = servers(r, "resolvers");
+    let test_dns_answer = read_test_dns_answer(r, &t);
     Some(Some(DnsProbe {
         names: names?,
         name_servers: name_servers?,
         resolvers: resolvers?,
+        test_dns_answer: test_dns_answer?,
+    }))
+}
+
+fn read_test_dns_answer(r: &mut Reader, dns: &Table) -> Option<Option<TestDnsAnswerView>> {
+    let t = match r.table(
+        dns,
+        "test_dns_answer",
+        "a table [probes.dns.test_dns_answer]",
+    ) {
+        Field::Present(t) => t,
+        Field::Absent => return Some(None),
+        Field::Invalid => return None,
+    };
+    r.keys(&t, &["client_ips", "interval"]);
+    let client_ips = match strings(r, &t, "client_ips") {
+        Field::Present(list) => {
+            let mut out: Vec<String> = Vec::new();
+            let mut ok = true;
+            for ip in list.value {
+                match ip.value.parse::<std::net::IpAddr>() {
+                    Ok(_) if out.contains(&ip.value) => {
+                        ok = false;
+                        r.error(
+                            ip.span,
+                            t.key("client_ips"),
+                            format!("{} is listed twice", ip.value),
+                        );
+                    }
+                    Ok(_) => out.push(ip.value),
+                    Err(_) => {
+                        ok = false;
+                        r.error(
+                            ip.span,
+                            t.key("client_ips"),
+                            format!(
+                                "\"{}\" is not an IP address (TestDNSAnswer takes a client address, e.g. \"203.0.113.10\")",
+                                ip.value.escape_debug()
+                            ),
+                        );
+                    }
+                }
+            }
+            ok.then_some(out)
+        }
+        Field::Absent => Some(Vec::new()),
+        Field::Invalid => None,
+    };
+    let interval = match duration(r, &t, "interval", false) {
+        Field::Present(d) => bounded(
+            r,
+            &t,
+            "interval",
+            d,
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        ),
+        Field::Absent => Some(DEFAULT_TEST_DNS_ANSWER_INTERVAL),
+        Field::Invalid => None,
+    };
+    Some(Some(TestDnsAnswerView {
+        client_ips: client_ips?,
+        interval: interval?,
     }))
 }
 

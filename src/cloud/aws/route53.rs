@@ -9,8 +9,9 @@ use super::batches::batches;
 use super::errors::{from_sdk, invalid_input, malformed};
 use super::records;
 use crate::cloud::{
-    ChangeAction, ChangeInfo, ChangeStatus, CloudError, HealthCheck, HealthCheckSettings,
-    HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet, Route53, ZoneRef, fqdn,
+    ChangeAction, ChangeInfo, ChangeStatus, CloudError, DnsAnswer, HealthCheck,
+    HealthCheckSettings, HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet,
+    Route53, ZoneRef, fqdn,
 };
 
 /// More pages than any real zone needs for one name and type; a server that keeps answering
@@ -288,6 +289,31 @@ impl Route53 for AwsRoute53 {
         Ok(HealthCheckStatus {
             healthy_checkers: count(healthy),
             total_checkers: count(observations.len()),
+        })
+    }
+
+    async fn test_dns_answer(
+        &self,
+        zone_id: &str,
+        name: &str,
+        rtype: &str,
+        client_ip: Option<&str>,
+    ) -> Result<DnsAnswer, CloudError> {
+        const OP: &str = "TestDNSAnswer";
+        let resource = format!("{name} {rtype} in zone {zone_id}");
+        let out = self
+            .client
+            .test_dns_answer()
+            .hosted_zone_id(bare_zone_id(zone_id))
+            .record_name(name)
+            .record_type(sdk::RrType::from(rtype))
+            .set_edns0_client_subnet_ip(client_ip.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| from_sdk(OP, &resource, e))?;
+        Ok(DnsAnswer {
+            response_code: out.response_code().to_string(),
+            values: out.record_data().to_vec(),
         })
     }
 }
