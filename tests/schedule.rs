@@ -1051,6 +1051,124 @@ async fn drill_run_is_refused_while_another_holds_the_lease() {
     assert_eq!(world.snapshot(), before, "nothing was changed");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn recover_takes_over_the_killed_runs_lease_but_not_anothers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "killed.toml",
+        &drill_text("killed", "0 10 * * TUE#1", "", ""),
+    );
+    let drill = spec::load(&file).unwrap();
+    let (world, cloud) = lab_cloud(&drill).await;
+    let before = world.snapshot();
+    let place = Place::of(cloud.route53.as_ref(), &drill).await.unwrap();
+    let lease_key = place.key(&place.lease_name());
+    let state = dir.path().join("state");
+    let endpoint = world.aws_endpoint();
+    let against = move || {
+        Drill::new()
+            .state_dir(&state)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_ACCESS_KEY)
+    };
+    // The run lowers the TTLs, then waits out the old 300 s TTL on the real clock: kill it there.
+    let mut child = against()
+        .args(["run".as_ref(), file.as_os_str(), "--yes".as_ref()])
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journals = dir.path().join("state").join("journal");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&journals)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .any(|text| text.matches("\"type\":\"done\"").count() == 2)
+    {
+        assert!(Instant::now() < deadline, "the run never lowered the TTLs");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = cloud
+        .route53
+        .get_record(&lease_key)
+        .await
+        .unwrap()
+        .expect("the killed run left its lease");
+    let swap = |from: RecordSet, to: RecordSet| {
+        let cloud = cloud.clone();
+        let zone = place.zone_id.clone();
+        async move {
+            let batch = [
+                RecordChange {
+                    action: ChangeAction::Delete,
+                    record: from,
+                },
+                RecordChange {
+                    action: ChangeAction::Create,
+                    record: to,
+                },
+            ];
+            cloud
+                .route53
+                .change_records(&zone, &batch, "")
+                .await
+                .unwrap();
+        }
+    };
+
+    // Another run holds the lease (say it took over): recover refuses and changes nothing.
+    let until = (Utc::now() + TimeDelta::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ");
+    let other = RecordSet::simple(
+        &place.lease_name(),
+        "TXT",
+        60,
+        &[&format!(
+            "\"drill-lease v=1 owner=ops-2/4242 run=r9 drill=killed expires={until}\""
+        )],
+    );
+    swap(killed.clone(), other.clone()).await;
+    let left = world.snapshot();
+    assert_ne!(left, before, "the killed run left the TTLs lowered");
+    let recover = against();
+    let ran = tokio::task::spawn_blocking(move || recover.args(["recover", "--latest"]).run())
+        .await
+        .unwrap();
+    assert_eq!(ran.code, 3, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("leased to ops-2/4242 (run r9 of drill killed"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(world.snapshot(), left, "a refused recover changed nothing");
+
+    // The killed run's own lease, still unexpired, is taken over at once, then released.
+    swap(other, killed).await;
+    let recover = against();
+    let ran = tokio::task::spawn_blocking(move || recover.args(["recover", "--latest"]).run())
+        .await
+        .unwrap();
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("recovered"), "{}", ran.stdout);
+    assert!(
+        cloud
+            .route53
+            .get_record(&lease_key)
+            .await
+            .unwrap()
+            .is_none(),
+        "recover released the lease"
+    );
+    assert_eq!(world.snapshot(), before, "the world is as it began");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The daemon end to end
 

@@ -2,7 +2,9 @@
 
 use crate::clock::Clock;
 use crate::engine::journal::locate;
+use crate::engine::lock::RunLock;
 use crate::engine::{self, RecoverOptions};
+use crate::schedule::lease::{self, Lease, LeaseError, Place};
 
 use super::args::{Cli, RecoverArgs};
 use super::common;
@@ -34,15 +36,79 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         return Ok(exit::PASSED);
     }
     let cloud = common::aws_for(cli, &header.connection).await?;
+    let clock = Clock::real();
+    // A run still going on this host holds its run lock; its lease must not be taken from it.
+    // Once the lock is free that run is over for good (the recovery takes the lock again).
+    drop(
+        RunLock::acquire(
+            &state_dir,
+            &header.global_cluster,
+            &format!("drill recover {}", header.run_id),
+        )
+        .map_err(|e| CliError::Refused(e.to_string()))?,
+    );
+    // The run's lease keeps other hosts (and schedulers) off the target while this undoes it.
+    let lease = match &header.lease_zone {
+        Some(zone) => {
+            let place = Place {
+                zone_id: zone.zone_id.clone(),
+                zone_name: zone.zone_name.clone(),
+                global_cluster: header.global_cluster.clone(),
+            };
+            let taken = Lease::acquire_to_recover(
+                cloud.route53.clone(),
+                clock.clone(),
+                place,
+                &lease::owner(),
+                &header.run_id,
+                &header.drill_name,
+            )
+            .await;
+            match taken {
+                Ok(lease) => Some(lease),
+                Err(e @ LeaseError::Busy { .. }) => {
+                    return Err(CliError::Refused(format!(
+                        "{e}. Recover run {} once that run has finished",
+                        header.run_id
+                    )));
+                }
+                Err(e) => {
+                    return Err(CliError::Refused(format!(
+                        "cannot take the lease to recover run {}: {e}; nothing was changed",
+                        header.run_id
+                    )));
+                }
+            }
+        }
+        None => None,
+    };
     let opts = RecoverOptions {
-        clock: Clock::real(),
+        clock,
         poll: common::POLL,
         insync_timeout: std::time::Duration::from_secs(300),
         promotion_timeout: std::time::Duration::from_secs(1800),
     };
-    let recovery = engine::recover(&state_dir, replay, &cloud, &opts)
-        .await
-        .map_err(|e| CliError::Refused(e.to_string()))?;
+    let recovered = {
+        let recovering = engine::recover(&state_dir, replay, &cloud, &opts);
+        tokio::pin!(recovering);
+        match &lease {
+            Some(lease) => tokio::select! {
+                r = &mut recovering => r,
+                e = lease.keep() => {
+                    // Undoing half-way would leave more changed than finishing: finish, and say so.
+                    tracing::error!("{e}; finishing the recovery");
+                    recovering.await
+                }
+            },
+            None => recovering.await,
+        }
+    };
+    if let Some(lease) = lease
+        && let Err(e) = lease.release().await
+    {
+        tracing::warn!("{e}");
+    }
+    let recovery = recovered.map_err(|e| CliError::Refused(e.to_string()))?;
     for change in &recovery.changes {
         println!(
             "  {:<60} {}",

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::journal::LeaseZone;
 use crate::engine::{self, Outcome, RunOptions};
 use crate::report::Report;
 use crate::schedule::claim::{self, Claim};
@@ -147,6 +148,11 @@ pub(super) async fn execute(
         connection: target.connection.clone(),
         poll: target.poll,
         clock: target.clock.clone(),
+        // A private lab dies with the process, and its lease with it.
+        lease_zone: target.lab.is_none().then(|| LeaseZone {
+            zone_id: place.zone_id.clone(),
+            zone_name: place.zone_name.clone(),
+        }),
     };
     tracing::info!(run_id = %run_id, drill = %drill.name, "drill starting");
     let mut lost = None;

@@ -102,6 +102,18 @@ pub struct Header {
     pub started_at: DateTime<Utc>,
     pub tool_version: String,
     pub connection: Connection,
+    /// Where the run's lease record lives (the hosted zone of the drill's first group), so
+    /// `drill recover` takes the same lease. Absent in lab runs and older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_zone: Option<LeaseZone>,
+}
+
+/// The hosted zone that holds a run's lease record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseZone {
+    pub zone_id: String,
+    /// Fully qualified, with the trailing dot.
+    pub zone_name: String,
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -463,6 +475,7 @@ mod tests {
             started_at: Utc::now(),
             tool_version: "0".to_string(),
             connection: Connection::default(),
+            lease_zone: None,
         }
     }
 

@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub connection: Connection,
     /// How often waits poll the cloud, in modelled time.
     pub poll: Duration,
+    /// Where the caller's lease for this run lives, recorded for `drill recover`.
+    pub lease_zone: Option<super::journal::LeaseZone>,
 }
 
 /// A new run id: UTC time to the second plus a random suffix, sortable and unique per host.
@@ -213,6 +215,7 @@ pub async fn run_with(
             started_at,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             connection: opts.connection.clone(),
+            lease_zone: opts.lease_zone.clone(),
         },
     ) {
         Ok(j) => j,

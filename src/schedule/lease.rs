@@ -225,6 +225,32 @@ impl Lease {
         run_id: &str,
         drill: &str,
     ) -> Result<Lease, LeaseError> {
+        Self::take(route53, clock, place, owner, run_id, drill, false).await
+    }
+
+    /// Takes the lease to recover run `run_id`: as [`Lease::acquire`], except that a lease still
+    /// held in that run's name is taken over at once. The run is dead or finished (the caller holds
+    /// its host's run lock), and its lease would otherwise keep recovery waiting until it expired.
+    pub async fn acquire_to_recover(
+        route53: Arc<dyn Route53>,
+        clock: Clock,
+        place: Place,
+        owner: &str,
+        run_id: &str,
+        drill: &str,
+    ) -> Result<Lease, LeaseError> {
+        Self::take(route53, clock, place, owner, run_id, drill, true).await
+    }
+
+    async fn take(
+        route53: Arc<dyn Route53>,
+        clock: Clock,
+        place: Place,
+        owner: &str,
+        run_id: &str,
+        drill: &str,
+        recovering: bool,
+    ) -> Result<Lease, LeaseError> {
         let name = place.lease_name();
         let cloud = |source| LeaseError::Cloud {
             record: name.clone(),
@@ -270,7 +296,8 @@ impl Lease {
                 return Ok(Lease::held(route53, clock, place, name, theirs, existing));
             }
             let stale_since = theirs.expires + CLOCK_SKEW;
-            if clock.now() < stale_since {
+            let recovered_run = recovering && theirs.run_id == run_id;
+            if clock.now() < stale_since && !recovered_run {
                 return Err(LeaseError::Busy {
                     target: place.global_cluster.clone(),
                     record: name.clone(),
@@ -284,11 +311,19 @@ impl Lease {
                 },
                 create,
             ];
-            let comment = format!("drill lease: take over the expired lease of {theirs}");
+            let comment = if recovered_run {
+                format!("drill lease: recover run {run_id}, taking over {theirs}")
+            } else {
+                format!("drill lease: take over the expired lease of {theirs}")
+            };
             match route53
                 .change_records(&place.zone_id, &takeover, &comment)
                 .await
             {
+                Ok(_) if recovered_run => {
+                    tracing::info!("took over the lease {name} of {theirs} to recover that run");
+                    return Ok(Lease::held(route53, clock, place, name, holder, record));
+                }
                 Ok(_) => {
                     tracing::warn!(
                         "took over the expired lease {name} of {theirs}; that run did not release it (it probably died: see `drill recover`)"
