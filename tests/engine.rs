@@ -614,6 +614,13 @@ async fn a_stop_alarm_in_alarm_refuses_the_drill_and_changes_nothing() {
         region: PRIMARY.to_string(),
         name: "gone".to_string(),
     });
+    // Same name, other account: not the alarm the file means.
+    cloud.set_alarm(PRIMARY, "shared-name", "OK", "");
+    alarms.push(AlarmRef {
+        arn: "arn:aws:cloudwatch:us-east-1:210987654321:alarm:shared-name".to_string(),
+        region: PRIMARY.to_string(),
+        name: "shared-name".to_string(),
+    });
     let initial = cloud.snapshot();
     let state = tempfile::tempdir().unwrap();
     let result = run(&cloud, &d, state.path()).await;

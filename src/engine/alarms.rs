@@ -30,11 +30,16 @@ async fn read(cloud: &Cloud, watch: &AlarmWatch) -> Vec<(AlarmRef, Result<AlarmS
         let found = cloud.alarms.describe_alarms(region, &names).await;
         for alarm in alarms {
             let state = match &found {
-                Ok(states) => states
-                    .iter()
-                    .find(|s| s.name == alarm.name)
-                    .cloned()
-                    .ok_or_else(|| format!("alarm {} does not exist in {region}", alarm.name)),
+                Ok(states) => match states.iter().find(|s| s.name == alarm.name) {
+                    None => Err(format!("alarm {} does not exist in {region}", alarm.name)),
+                    // Names are per account: the same name in the credentials' account is
+                    // another alarm.
+                    Some(s) if !s.arn.is_empty() && s.arn != alarm.arn => Err(format!(
+                        "alarm {} in {region} is {}, not the configured {}; the credentials are for another account",
+                        alarm.name, s.arn, alarm.arn
+                    )),
+                    Some(s) => Ok(s.clone()),
+                },
                 Err(e) => Err(e.to_string()),
             };
             out.push((alarm.clone(), state));
