@@ -296,7 +296,12 @@ fn summarise(report: &Report) {
             slo.measured
                 .map(|m| format!("{m} {}", slo.unit))
                 .unwrap_or_else(|| "—".to_string()),
-            if slo.passed { "met" } else { "MISSED" }
+            match (slo.passed, slo.measured) {
+                (true, _) => "met",
+                // Nothing to judge (the drill stopped before it could be measured): not a pass.
+                (false, None) => "not measured",
+                (false, Some(_)) => "MISSED",
+            }
         );
     }
     for e in &report.errors {

@@ -190,6 +190,14 @@ impl Prober {
             &setup.route53_view,
         ) {
             let targets = dns::api_targets(&r53.names, &view.client_ips);
+            let per_second = targets.len() as f64 / clock.to_real(view.interval).as_secs_f64();
+            if per_second > 1.0 {
+                tracing::warn!(
+                    "probes.dns.test_dns_answer: {} TestDNSAnswer calls every {} are {per_second:.1} requests/s of real time, much of Route 53's 5 requests/s that the drill's own calls share; lengthen the interval or list fewer client_ips",
+                    targets.len(),
+                    humantime::format_duration(view.interval)
+                );
+            }
             let route53 = r53.route53.clone();
             // A slow answer is given up at the next tick, so questions never pile up.
             let limit = view.interval;
