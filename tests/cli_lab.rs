@@ -235,8 +235,11 @@ fn an_unknown_fault_is_a_usage_error() {
 
 #[test]
 fn drill_lab_serves_a_world_that_boto3_can_drive() {
+    // With stop alarms, so CloudWatch is served too (botocore speaks AWS JSON 1.0 to it).
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_with(dir.path(), STOP_ALARMS);
     let mut child = Drill::new()
-        .args(["lab", "--world", "drills/example.toml"])
+        .args(["lab".as_ref(), "--world".as_ref(), file.as_os_str()])
         .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -273,6 +276,14 @@ try:
     rds.describe_global_clusters(GlobalClusterIdentifier="nope")
 except rds.exceptions.GlobalClusterNotFoundFault:
     print("missing ok")
+cw = boto3.client("cloudwatch", region_name="us-west-2", **kw)
+cw.set_alarm_state(AlarmName="api-5xx", StateValue="ALARM", StateReason="by hand")
+a = cw.describe_alarms(AlarmNames=["api-5xx"])["MetricAlarms"][0]
+print("alarm", a["StateValue"], a["StateReason"], a["StateUpdatedTimestamp"].year > 2000)
+try:
+    cw.set_alarm_state(AlarmName="nope", StateValue="OK", StateReason="x")
+except cw.exceptions.ResourceNotFound:
+    print("no alarm ok")
 "#;
     let out = std::process::Command::new("python3")
         .args(["-c", script, &endpoint])
@@ -294,6 +305,8 @@ except rds.exceptions.GlobalClusterNotFoundFault:
         "{stdout}"
     );
     assert!(stdout.contains("missing ok"), "{stdout}");
+    assert!(stdout.contains("alarm ALARM by hand True"), "{stdout}");
+    assert!(stdout.contains("no alarm ok"), "{stdout}");
 
     // SIGTERM ends the lab cleanly.
     let pid = child.id().to_string();
@@ -318,13 +331,13 @@ fn example_with_lab(dir: &Path, lab: &str) -> std::path::PathBuf {
     example_with(dir, &format!("[lab]\n{lab}"))
 }
 
+/// `[stop]` watching `api-5xx` in both regions every 5 s.
+const STOP_ALARMS: &str = "[stop]\nalarms = [\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-5xx\", \"arn:aws:cloudwatch:us-west-2:123456789012:alarm:api-5xx\"]\nalarm_interval = \"5s\"\n";
+
 #[test]
 fn stop_alarms_refuse_a_drill_or_stop_it_and_roll_back() {
     let dir = tempfile::tempdir().unwrap();
-    let file = example_with(
-        dir.path(),
-        "[stop]\nalarms = [\"arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-5xx\", \"arn:aws:cloudwatch:us-west-2:123456789012:alarm:api-5xx\"]\nalarm_interval = \"5s\"\n",
-    );
+    let file = example_with(dir.path(), STOP_ALARMS);
     let file = file.to_str().unwrap();
     Drill::new()
         .state_dir(dir.path())

@@ -1625,6 +1625,43 @@ async fn lab_cloudwatch_answers_describe_alarms_over_cbor() {
     );
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 400);
 
+    // SetAlarmState, as AWS offers for testing alarms: one region's alarm only.
+    cloudwatch(&lab, "us-west-2")
+        .set_alarm_state()
+        .alarm_name("api-5xx")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("tripped by hand")
+        .send()
+        .await
+        .expect("SetAlarmState");
+    let west = cloud
+        .alarms
+        .describe_alarms("us-west-2", &names)
+        .await
+        .unwrap();
+    assert_eq!(
+        (west[0].state.as_str(), west[0].reason.as_str()),
+        ("ALARM", "tripped by hand")
+    );
+    let east = cloud
+        .alarms
+        .describe_alarms("us-east-1", &names)
+        .await
+        .unwrap();
+    assert_eq!(east[0].state, "OK");
+    let err = sdk
+        .set_alarm_state()
+        .alarm_name("not-there")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Ok)
+        .state_reason("x")
+        .send()
+        .await
+        .expect_err("no such alarm");
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&err),
+        Some("ResourceNotFound")
+    );
+
     // The fault: ALARM from the promotion for a modelled minute, then OK again.
     switchover(&lab).await;
     let firing = cloud

@@ -1,7 +1,7 @@
 //! The AWS endpoint: one HTTP server on loopback that speaks Route 53 (REST-XML under
 //! `/2013-04-01/`), RDS (the Query protocol, `POST /` with `Action=…`) and CloudWatch (Smithy RPC
-//! v2 CBOR under `/service/GraniteServiceVersion20100801/`), so unmodified AWS SDKs and the AWS CLI
-//! work against it with an endpoint URL.
+//! v2 CBOR under `/service/GraniteServiceVersion20100801/`, or AWS JSON 1.0 with an `X-Amz-Target`),
+//! so unmodified AWS SDKs and the AWS CLI work against it with an endpoint URL.
 //!
 //! Every request must be SigV4-signed with the lab's access key (the signature itself is not
 //! verified); RDS and CloudWatch take their region from the credential scope, as AWS does. Errors
@@ -49,6 +49,7 @@ impl AwsError {
     pub fn status(&self) -> StatusCode {
         match self.code.as_str() {
             "NoSuchHostedZone"
+            | "ResourceNotFound"
             | "NoSuchChange"
             | "NoSuchHealthCheck"
             | "GlobalClusterNotFoundFault"
@@ -106,13 +107,21 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     let query = decode_form(uri.query().unwrap_or(""));
-    let service = if path == "/2013-04-01" || path.starts_with("/2013-04-01/") {
-        Service::Route53
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(cloudwatch_api::TARGET_PREFIX))
+        .map(str::to_string);
+    let (service, protocol) = if path == "/2013-04-01" || path.starts_with("/2013-04-01/") {
+        (Service::Route53, None)
     } else if path.starts_with(cloudwatch_api::PATH_PREFIX) {
-        Service::CloudWatch
+        (Service::CloudWatch, Some(cloudwatch_api::Protocol::Cbor))
+    } else if target.is_some() {
+        (Service::CloudWatch, Some(cloudwatch_api::Protocol::Json))
     } else {
-        Service::Rds
+        (Service::Rds, None)
     };
+    let protocol = protocol.unwrap_or(cloudwatch_api::Protocol::Cbor);
     let mut params = query.clone();
     if service == Service::Rds && method == Method::POST {
         params.extend(decode_form(&String::from_utf8_lossy(&body)));
@@ -127,7 +136,13 @@ async fn handle(
     let operation = match service {
         Service::Route53 => route53_api::operation_name(&method, &path),
         Service::Rds => params.get("Action").cloned().unwrap_or_default(),
-        Service::CloudWatch => path[cloudwatch_api::PATH_PREFIX.len()..].to_string(),
+        Service::CloudWatch => target
+            .clone()
+            .or_else(|| {
+                path.strip_prefix(cloudwatch_api::PATH_PREFIX)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default(),
     };
     let region = match (&scope, service) {
         (_, Service::Route53) => "us-east-1".to_string(),
@@ -155,9 +170,14 @@ async fn handle(
                 rds_api::execute(&mut world, &params, &region, &request_id, &mut resource)
                     .map(String::into_bytes)
             }
-            Service::CloudWatch => {
-                cloudwatch_api::execute(&mut world, &operation, &body, &region, &mut resource)
-            }
+            Service::CloudWatch => cloudwatch_api::execute(
+                &mut world,
+                protocol,
+                &operation,
+                &body,
+                &region,
+                &mut resource,
+            ),
         },
     };
     let (status, payload, code) = match result {
@@ -166,7 +186,7 @@ async fn handle(
             let payload = match service {
                 Service::Route53 => error_xml(ROUTE53_NS, &e, &request_id).into_bytes(),
                 Service::Rds => error_xml(RDS_NS, &e, &request_id).into_bytes(),
-                Service::CloudWatch => cloudwatch_api::error_body(&e),
+                Service::CloudWatch => cloudwatch_api::error_body(protocol, &e),
             };
             (e.status(), payload, Some(e))
         }
@@ -195,9 +215,11 @@ async fn handle(
         Service::CloudWatch => {
             headers.insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/cbor"),
+                HeaderValue::from_static(protocol.content_type()),
             );
-            headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+            if protocol == cloudwatch_api::Protocol::Cbor {
+                headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+            }
             // The awsQuery-compatible error code, which SDKs prefer over `__type`.
             if let Some(e) = &code
                 && let Ok(v) = HeaderValue::from_str(&format!("{};{}", e.code, fault_type(e)))
