@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::model::Regions;
 use super::probes::{bounded, duration};
 use super::reader::{Field, Reader, Table};
-use super::regions;
+use super::{checks, regions};
 
 /// How often the alarms are read while the drill runs. CloudWatch evaluates most alarms once a
 /// minute, so reading faster only spends DescribeAlarms quota.
@@ -110,50 +110,33 @@ pub(super) fn read(
 
 /// `arn:PARTITION:cloudwatch:REGION:ACCOUNT:alarm:NAME`, in the drill's partition when known.
 fn alarm_arn(s: &str, drill_partition: Option<&str>) -> Result<AlarmRef, String> {
-    let bad = |why: String| Err(format!("invalid alarm ARN \"{}\": {why}", s.escape_debug()));
-    // The name is everything after the sixth colon: alarm names may contain colons.
-    let parts: Vec<&str> = s.splitn(7, ':').collect();
-    let [arn, partition, service, region, account, kind, name] = parts[..] else {
-        return bad("expected arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME".to_string());
-    };
-    if arn != "arn" {
-        return bad("expected arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME".to_string());
-    }
-    if !regions::is_partition(partition) {
-        return bad(format!("unknown partition \"{partition}\""));
-    }
-    if service != "cloudwatch" {
-        return bad(format!("service is \"{service}\", expected \"cloudwatch\""));
-    }
-    let region_partition = match regions::check(region) {
-        Ok(p) => p,
-        Err(e) => return bad(e),
-    };
-    if region_partition != partition {
-        return bad(format!(
-            "region {region} is in partition {region_partition}, not {partition}"
-        ));
-    }
+    let bad = |why: String| format!("invalid alarm ARN \"{}\": {why}", s.escape_debug());
+    let arn = checks::arn(
+        s,
+        "cloudwatch",
+        "arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME",
+    )
+    .map_err(bad)?;
     if let Some(drill) = drill_partition
-        && drill != partition
+        && drill != arn.partition
     {
-        return bad(format!(
-            "the alarm is in partition {partition} but the drill's regions are in {drill}; the drill's credentials cannot read it"
+        return Err(bad(format!(
+            "the alarm is in partition {} but the drill's regions are in {drill}; the drill's credentials cannot read it",
+            arn.partition
+        )));
+    }
+    if arn.kind != "alarm" {
+        return Err(bad(format!("this is a \"{}\" ARN, not an alarm", arn.kind)));
+    }
+    if arn.name.is_empty() || arn.name.len() > 255 || arn.name.chars().any(char::is_control) {
+        return Err(bad(
+            "the alarm name must be 1 to 255 printable characters".to_string()
         ));
-    }
-    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
-        return bad(format!("account \"{account}\" is not 12 digits"));
-    }
-    if kind != "alarm" {
-        return bad(format!("this is a \"{kind}\" ARN, not an alarm"));
-    }
-    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
-        return bad("the alarm name must be 1 to 255 printable characters".to_string());
     }
     Ok(AlarmRef {
         arn: s.to_string(),
-        region: region.to_string(),
-        name: name.to_string(),
+        region: arn.region.to_string(),
+        name: arn.name.to_string(),
     })
 }
 

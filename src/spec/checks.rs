@@ -56,50 +56,64 @@ pub(super) enum ClusterRef {
     },
 }
 
+/// The parts of an ARN `arn:PARTITION:SERVICE:REGION:ACCOUNT:KIND:NAME` (NAME may hold colons).
+pub(super) struct Arn<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+/// Takes an ARN of `service` apart, checking the partition, the region (in that partition) and the
+/// 12-digit account; `shape` is the form to show when it is not an ARN at all.
+pub(super) fn arn<'a>(s: &'a str, service: &str, shape: &str) -> Result<Arn<'a>, String> {
+    let parts: Vec<&str> = s.splitn(7, ':').collect();
+    let [prefix, partition, svc, region, account, kind, name] = parts[..] else {
+        return Err(format!("expected {shape}"));
+    };
+    if prefix != "arn" {
+        return Err(format!("expected {shape}"));
+    }
+    if !regions::is_partition(partition) {
+        return Err(format!("unknown partition \"{partition}\""));
+    }
+    if svc != service {
+        return Err(format!("service is \"{svc}\", expected \"{service}\""));
+    }
+    let region_partition = regions::check(region)?;
+    if region_partition != partition {
+        return Err(format!(
+            "region {region} is in partition {region_partition}, not {partition}"
+        ));
+    }
+    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("account \"{account}\" is not 12 digits"));
+    }
+    Ok(Arn {
+        partition,
+        region,
+        kind,
+        name,
+    })
+}
+
 /// A cluster identifier, or an ARN `arn:PARTITION:rds:REGION:ACCOUNT:cluster:NAME`.
 pub(super) fn cluster_ref(s: &str) -> Result<ClusterRef, String> {
     if !s.starts_with("arn:") {
         rds_identifier(s)?;
         return Ok(ClusterRef::Id);
     }
-    let bad = |why: String| {
-        Err(format!(
-            "invalid cluster ARN \"{}\": {why}",
-            s.escape_debug()
-        ))
-    };
-    let parts: Vec<&str> = s.splitn(7, ':').collect();
-    let [_, partition, service, region, account, kind, name] = parts[..] else {
-        return bad("expected arn:aws:rds:REGION:ACCOUNT:cluster:NAME".to_string());
-    };
-    if !regions::is_partition(partition) {
-        return bad(format!("unknown partition \"{partition}\""));
+    let bad = |why: String| format!("invalid cluster ARN \"{}\": {why}", s.escape_debug());
+    let arn = arn(s, "rds", "arn:aws:rds:REGION:ACCOUNT:cluster:NAME").map_err(bad)?;
+    if arn.kind != "cluster" {
+        return Err(bad(format!(
+            "this is a \"{}\" ARN; name the Aurora DB cluster (arn:…:rds:REGION:ACCOUNT:cluster:NAME)",
+            arn.kind
+        )));
     }
-    if service != "rds" {
-        return bad(format!("service is \"{service}\", expected \"rds\""));
-    }
-    let region_partition = match regions::check(region) {
-        Ok(p) => p,
-        Err(e) => return bad(e),
-    };
-    if region_partition != partition {
-        return bad(format!(
-            "region {region} is in partition {region_partition}, not {partition}"
-        ));
-    }
-    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
-        return bad(format!("account \"{account}\" is not 12 digits"));
-    }
-    if kind != "cluster" {
-        return bad(format!(
-            "this is a \"{kind}\" ARN; name the Aurora DB cluster (arn:…:rds:REGION:ACCOUNT:cluster:NAME)"
-        ));
-    }
-    if let Err(e) = rds_identifier(name) {
-        return bad(e);
-    }
+    rds_identifier(arn.name).map_err(bad)?;
     Ok(ClusterRef::Arn {
-        region: region.to_string(),
+        region: arn.region.to_string(),
     })
 }
 
