@@ -54,19 +54,43 @@ pub async fn probe(shared: Arc<Shared>, target: Target, at: Duration) {
         timeout,
     )
     .await;
+    let answer = match answer {
+        Ok(a) => Ok((a.rcode, a.values)),
+        Err(e) => Err(e),
+    };
+    record(
+        &shared,
+        Kind::Dns,
+        target.source,
+        target.authoritative,
+        at,
+        answer,
+    );
+}
+
+/// Records one DNS-like answer (response code and values, or why there was none): which region
+/// the values point to, and how long it took since `at`.
+fn record(
+    shared: &Shared,
+    kind: Kind,
+    source: Arc<str>,
+    authoritative: bool,
+    at: Duration,
+    answer: Result<(String, Vec<String>), String>,
+) {
     let latency = shared.clock.elapsed().saturating_sub(at);
     let (ok, region, detail) = match answer {
-        Ok(a) if !a.values.is_empty() => {
-            let region = region_of(&shared.regions, &a.values);
-            (true, region, Some(a.values.join(" ")))
+        Ok((rcode, values)) if rcode == "NOERROR" && !values.is_empty() => {
+            let region = region_of(&shared.regions, &values);
+            (true, region, Some(values.join(" ")))
         }
-        Ok(a) => (false, None, Some(format!("{} with no answer", a.rcode))),
+        Ok((rcode, _)) => (false, None, Some(format!("{rcode} with no answer"))),
         Err(e) => (false, None, Some(e)),
     };
     shared.record(Sample {
-        kind: Kind::Dns,
-        source: target.source,
-        authoritative: target.authoritative,
+        kind,
+        source,
+        authoritative,
         at,
         latency,
         ok,
@@ -129,31 +153,19 @@ pub async fn test_dns_answer(
             ),
         )
         .await;
-    let latency = shared.clock.elapsed().saturating_sub(at);
-    let (ok, region, detail) = match answer {
-        Some(Ok(a)) if a.response_code == "NOERROR" && !a.values.is_empty() => {
-            let region = region_of(&shared.regions, &a.values);
-            (true, region, Some(a.values.join(" ")))
-        }
-        Some(Ok(a)) => (
-            false,
-            None,
-            Some(format!("{} with no answer", a.response_code)),
-        ),
-        Some(Err(e)) => (false, None, Some(e.to_string())),
-        None => (false, None, Some("no answer in time".to_string())),
+    let answer = match answer {
+        Some(Ok(a)) => Ok((a.response_code, a.values)),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("no answer in time".to_string()),
     };
-    shared.record(Sample {
-        kind: Kind::TestDnsAnswer,
-        source: target.source,
-        authoritative: false,
+    record(
+        &shared,
+        Kind::TestDnsAnswer,
+        target.source,
+        false,
         at,
-        latency,
-        ok,
-        region,
-        detail,
-        seq: None,
-    });
+        answer,
+    );
 }
 
 /// The region an answer points to: the one region its values map to, `mixed` when they map to
