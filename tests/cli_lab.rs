@@ -20,6 +20,8 @@ struct Report {
     lab: Lab,
     #[serde(default)]
     stop: Option<serde_json::Value>,
+    #[serde(default)]
+    alarms: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,6 +371,12 @@ fn stop_alarms_refuse_a_drill_or_stop_it_and_roll_back() {
         "{stop}"
     );
     assert!(step_names(&r).contains(&"rollback"));
+    let watched = r.alarms.as_ref().expect("the alarms evidence");
+    assert!(watched["polls"].as_u64() >= Some(1), "{watched}");
+    for alarm in watched["alarms"].as_array().unwrap() {
+        assert_eq!(alarm["at_preflight"], "OK", "{alarm}");
+        assert_eq!(alarm["last"], "ALARM", "{alarm}");
+    }
     // The lab saw the drill read the alarms over CloudWatch's own protocol.
     let reads = r.lab.ground_truth["events"]
         .as_array()

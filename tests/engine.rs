@@ -590,6 +590,20 @@ async fn quiet_stop_alarms_let_the_drill_pass() {
         reads as u64 >= 2 + 2 * (ran / 10_000).saturating_sub(1),
         "{reads} reads in {ran} ms"
     );
+    // The report's evidence that they were watched, and what was read.
+    let evidence = result.alarms.as_ref().expect("the alarms section");
+    assert_eq!(evidence["interval_ms"], 10_000);
+    assert_eq!(evidence["failed_polls"], 0);
+    assert_eq!(
+        evidence["polls"].as_u64().unwrap() * 2 + 2,
+        reads as u64,
+        "{evidence}"
+    );
+    for alarm in evidence["alarms"].as_array().unwrap() {
+        assert_eq!(alarm["at_preflight"], "OK", "{alarm}");
+        assert_eq!(alarm["states_seen"], serde_json::json!(["OK"]), "{alarm}");
+        assert!(alarm["last_read_at"].is_string(), "{alarm}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -672,6 +686,12 @@ async fn a_stop_alarm_that_fires_mid_drill_rolls_it_back() {
     let names: Vec<&str> = result.steps.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"rollback"), "{names:?}");
     assert!(!names.contains(&"fail_back"), "{names:?}");
+    let west = &result.alarms.as_ref().unwrap()["alarms"][1];
+    assert_eq!(
+        (&west["at_preflight"], &west["last"]),
+        (&serde_json::json!("OK"), &serde_json::json!("ALARM")),
+        "{west}"
+    );
     assert_restored(&cloud, &initial, "a stop by alarm");
 }
 
@@ -712,6 +732,7 @@ async fn stop_alarms_that_cannot_be_read_stop_the_drill() {
     assert_eq!(result.outcome, Outcome::RolledBack, "{:#?}", result.errors);
     let stop = result.stop.as_ref().expect("the stop condition");
     assert_eq!(stop.condition, "alarm_unreadable");
+    assert_eq!(result.alarms.as_ref().unwrap()["failed_polls"], 3);
     assert!(stop.detail.contains("Throttling"), "{}", stop.detail);
     assert_restored(&cloud, &initial, "a stop by unreadable alarms");
 }

@@ -107,6 +107,8 @@ pub struct RunResult {
     pub probes: Option<serde_json::Value>,
     /// The stop condition that aborted the run, if one did.
     pub stop: Option<StopRecord>,
+    /// `[stop] alarms`: how they were watched and what was read (see `docs/report.md`).
+    pub alarms: Option<serde_json::Value>,
 }
 
 /// A stop condition that fired: which, when, and what it saw.

@@ -37,6 +37,8 @@ pub struct Plan {
     pub secondary_arn: String,
     /// Things worth knowing that do not stop the drill.
     pub warnings: Vec<String>,
+    /// `[stop] alarms`: each alarm's state (by ARN) when preflight read it.
+    pub alarms: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -140,10 +142,12 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
     }
 
     let mut warnings = Vec::new();
+    let mut alarms = BTreeMap::new();
     if let Some(watch) = &drill.alarms {
-        let (mut refused, mut warned) = super::alarms::preflight(cloud, watch).await;
-        reasons.append(&mut refused);
-        warnings.append(&mut warned);
+        let mut checked = super::alarms::preflight(cloud, watch).await;
+        reasons.append(&mut checked.reasons);
+        warnings.append(&mut checked.warnings);
+        alarms = checked.states;
     }
 
     let db = check_database(drill, cloud).await;
@@ -172,6 +176,7 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
             primary_arn,
             secondary_arn,
             warnings,
+            alarms,
         })
     } else {
         Err(Refusal { reasons })

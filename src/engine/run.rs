@@ -92,6 +92,7 @@ pub async fn run_with(
         journal: None,
         probes: None,
         stop: None,
+        alarms: None,
     };
 
     // Preflight: read-only. Refusal changes nothing.
@@ -292,6 +293,7 @@ pub async fn run_with(
         ctx.step("restore_ttls", steps::restore_ttls(&ctx)).await?;
         Ok::<(), StepError>(())
     };
+    let watched = Mutex::new(super::alarms::Watched::default());
     let monitor = async {
         let probes = async {
             match &prober {
@@ -301,7 +303,7 @@ pub async fn run_with(
         };
         let alarms = async {
             match &drill.alarms {
-                Some(watch) => super::alarms::watch(cloud, watch, clock).await,
+                Some(watch) => super::alarms::watch(cloud, watch, clock, &watched).await,
                 None => std::future::pending().await,
             }
         };
@@ -403,6 +405,10 @@ pub async fn run_with(
         let (m, section) = probing::measurements(&record, config, drill, clock, &p.shared().skew);
         result.measurements.extend(m);
         result.probes = Some(section);
+    }
+    if let Some(watch) = &drill.alarms {
+        let watched = watched.lock().unwrap_or_else(|p| p.into_inner());
+        result.alarms = Some(watched.report(watch, &plan.alarms));
     }
     result.stop = fired.map(|f| super::outcome::StopRecord {
         condition: f.condition.to_string(),

@@ -55,6 +55,9 @@ pub struct Report {
     /// The stop condition (`[stop]`) that aborted the run, when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<StopRecord>,
+    /// Drills with `[stop] alarms`: the evidence they were watched. See `docs/report.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +134,7 @@ impl Report {
             lab: None,
             probes: result.probes.clone(),
             stop: result.stop.clone(),
+            alarms: result.alarms.clone(),
         }
     }
 
