@@ -279,6 +279,25 @@ fn summarise(report: &Report) {
             }
         }
     }
+    if let Some(alarms) = &report.alarms {
+        let seen: std::collections::BTreeSet<&str> = alarms["alarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["states_seen"].as_array().into_iter().flatten())
+            .filter_map(|s| s.as_str())
+            .collect();
+        println!(
+            "  stop alarms: {} read(s), {} failed; states seen: {}",
+            alarms["polls"],
+            alarms["failed_polls"],
+            if seen.is_empty() {
+                "none".to_string()
+            } else {
+                seen.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        );
+    }
     if let Some(stop) = &report.stop {
         println!(
             "  stop condition {} fired at {}: {}",
