@@ -367,7 +367,10 @@ fn stop_alarms_refuse_a_drill_or_stop_it_and_roll_back() {
     let stop = r.stop.as_ref().expect("the stop condition in the report");
     assert_eq!(stop["condition"], "alarm", "{stop}");
     assert!(
-        stop["detail"].as_str().unwrap().contains("went to ALARM"),
+        stop["detail"]
+            .as_str()
+            .unwrap()
+            .contains("alarm api-5xx (us-east-1) is in ALARM since"),
         "{stop}"
     );
     assert!(step_names(&r).contains(&"rollback"));

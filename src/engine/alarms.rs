@@ -177,7 +177,7 @@ pub async fn watch(
                 condition: "alarm",
                 at: clock.now(),
                 detail: format!(
-                    "CloudWatch alarm {} ({}) went to ALARM{}: {}",
+                    "CloudWatch alarm {} ({}) is in ALARM{}: {}",
                     alarm.name,
                     alarm.region,
                     since(s),
