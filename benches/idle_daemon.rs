@@ -11,7 +11,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DRILL: &str = r#"name = "idle"
+/// The drill the idle daemon waits on.
+fn drill() -> String {
+    format!(
+        r#"name = "idle"
 schedule = "0 10 * * TUE#1"
 timezone = "Europe/Berlin"
 
@@ -24,25 +27,10 @@ global_cluster = "idle-global"
 secondary_cluster = "idle-usw2"
 mode = "switchover"
 
-[[groups]]
-name = "api"
-zone = "example.com"
-traffic = "weighted"
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-east-1"
-  region = "us-east-1"
-  drill_weight = 0
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-west-2"
-  region = "us-west-2"
-  drill_weight = 100
-"#;
+{}"#,
+        failover_drill::lab::EXAMPLE_API_GROUP
+    )
+}
 
 const SETTLE: Duration = Duration::from_secs(3);
 const WINDOW: Duration = Duration::from_secs(10);
@@ -91,7 +79,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let drills = dir.path().join("drills");
     fs::create_dir(&drills).expect("drills dir");
-    fs::write(drills.join("idle.toml"), DRILL).expect("drill file");
+    fs::write(drills.join("idle.toml"), drill()).expect("drill file");
     let log = dir.path().join("daemon.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_drill"))
         .arg("--state-dir")

@@ -16,7 +16,9 @@ use super::CliError;
 use super::args::BenchArgs;
 
 /// The world and the probes the benchmark uses.
-const DRILL: &str = r#"
+fn drill_text() -> String {
+    format!(
+        r#"
 name = "bench-probes"
 [regions]
 primary = "us-east-1"
@@ -34,23 +36,10 @@ url = "http://api.example.com/healthz"
 region_header = "x-lab-region"
 [probes.canary]
 write_url = "http://api.example.com/canary"
-[[groups]]
-name = "api"
-zone = "example.com"
-traffic = "weighted"
-[[groups.records]]
-name = "api.example.com"
-type = "A"
-set_identifier = "us-east-1"
-region = "us-east-1"
-drill_weight = 0
-[[groups.records]]
-name = "api.example.com"
-type = "A"
-set_identifier = "us-west-2"
-region = "us-west-2"
-drill_weight = 100
-"#;
+{}"#,
+        lab::EXAMPLE_API_GROUP
+    )
+}
 
 pub const TARGET_RATE: f64 = 200.0;
 pub const TARGET_SKEW: Duration = Duration::from_millis(5);
@@ -65,7 +54,7 @@ pub async fn bench(args: &BenchArgs) -> Result<i32, CliError> {
     if args.seconds == 0 || args.seconds > 3600 {
         return Err(CliError::Usage("--seconds must be 1 to 3600".to_string()));
     }
-    let drill = spec::parse(Path::new("bench-probes.toml"), DRILL)
+    let drill = spec::parse(Path::new("bench-probes.toml"), &drill_text())
         .map_err(|e| CliError::Usage(format!("internal benchmark drill: {e}")))?;
     let clock = Clock::real();
     let opts = LabOptions {

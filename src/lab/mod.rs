@@ -54,6 +54,29 @@ use self::world::World;
 use crate::clock::Clock;
 use crate::spec::Drill;
 
+/// A weighted `api.example.com` group from us-east-1 to us-west-2 (all weight moves to the
+/// secondary during the drill): the smallest traffic a lab world serves. The benchmarks and the
+/// tests build their drill files around it.
+pub const EXAMPLE_API_GROUP: &str = r#"[[groups]]
+name = "api"
+zone = "example.com"
+traffic = "weighted"
+
+  [[groups.records]]
+  name = "api.example.com"
+  type = "A"
+  set_identifier = "us-east-1"
+  region = "us-east-1"
+  drill_weight = 0
+
+  [[groups.records]]
+  name = "api.example.com"
+  type = "A"
+  set_identifier = "us-west-2"
+  region = "us-west-2"
+  drill_weight = 100
+"#;
+
 /// The access key every request to the lab must be signed with.
 pub const LAB_ACCESS_KEY_ID: &str = "LABACCESSKEY";
 /// The matching secret (the lab does not verify signatures, but SDKs need one to sign).

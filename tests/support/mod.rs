@@ -10,25 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 /// The weighted `api.example.com` group of us-east-1 → us-west-2 that lab drills in the tests
 /// share: all weight moves to the secondary during the drill.
-pub const API_GROUP: &str = r#"[[groups]]
-name = "api"
-zone = "example.com"
-traffic = "weighted"
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-east-1"
-  region = "us-east-1"
-  drill_weight = 0
-
-  [[groups.records]]
-  name = "api.example.com"
-  type = "A"
-  set_identifier = "us-west-2"
-  region = "us-west-2"
-  drill_weight = 100
-"#;
+pub use failover_drill::lab::EXAMPLE_API_GROUP as API_GROUP;
 
 /// `Drill::new().args(["validate", "x.toml"]).expect_code(2).stderr_contains("x.toml:3:1")`.
 pub struct Drill {
