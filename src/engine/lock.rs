@@ -49,36 +49,52 @@ impl RunLock {
             })
             .collect();
         let path = dir.join(format!("{safe}.lock"));
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
-        fs::create_dir_all(&dir).map_err(io)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        if !file.try_lock_exclusive().map_err(io)? {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(LockError::Busy {
+        match try_lock_file(&path, &format!("{who} (pid {})", std::process::id())) {
+            Ok(Tried::Held(file)) => Ok(RunLock { file, path }),
+            Ok(Tried::Busy(holder)) => Err(LockError::Busy {
                 target: target.to_string(),
-                holder: holder.trim().to_string(),
+                holder,
                 path,
-            });
+            }),
+            Err(source) => Err(LockError::Io { path, source }),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        writeln!(file, "{who} (pid {})", std::process::id()).map_err(io)?;
-        Ok(RunLock { file, path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// What [`try_lock_file`] found.
+#[derive(Debug)]
+pub enum Tried {
+    /// The lock is ours while the file stays open; it holds our `who`.
+    Held(File),
+    /// Someone holds it; what they wrote into the file.
+    Busy(String),
+}
+
+/// Creates `path` (and its folder) if need be and takes an exclusive lock on it without waiting,
+/// writing `who` into it; or reads who holds it. The OS drops the lock when the process ends.
+pub fn try_lock_file(path: &Path, who: &str) -> std::io::Result<Tried> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    if !file.try_lock_exclusive()? {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Ok(Tried::Busy(holder.trim().to_string()));
+    }
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    writeln!(file, "{who}")?;
+    Ok(Tried::Held(file))
 }
 
 impl Drop for RunLock {

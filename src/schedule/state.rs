@@ -8,12 +8,12 @@
 //! `<state-dir>/schedule/daemon.lock` while it runs: one scheduler per state directory.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::engine::lock::{Tried, try_lock_file};
 use chrono::{DateTime, Utc};
-use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -83,26 +83,14 @@ impl StateDir {
             path: path.clone(),
             source,
         };
-        fs::create_dir_all(&self.dir).map_err(io)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        if !file.try_lock_exclusive().map_err(io)? {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(StateError::Busy {
+        let who = format!("drill schedule, pid {}", std::process::id());
+        match try_lock_file(&path, &who).map_err(io)? {
+            Tried::Held(file) => Ok(DaemonLock { _file: file }),
+            Tried::Busy(holder) => Err(StateError::Busy {
                 dir: self.dir.clone(),
-                holder: holder.trim().to_string(),
-            });
+                holder,
+            }),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        writeln!(file, "drill schedule, pid {}", std::process::id()).map_err(io)?;
-        Ok(DaemonLock { _file: file })
     }
 
     /// The saved state; empty when there is none yet.
