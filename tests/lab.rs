@@ -57,38 +57,32 @@ fn credentials() -> Credentials {
     Credentials::new(LAB_ACCESS_KEY_ID, LAB_SECRET_ACCESS_KEY, None, None, "lab")
 }
 
+/// What every SDK client of these tests shares: the lab's endpoint, a region and the lab's key.
+fn sdk_config(lab: &Lab, region: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(lab.aws_endpoint())
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials()),
+        )
+        .build()
+}
+
 fn route53(lab: &Lab) -> aws_sdk_route53::Client {
-    aws_sdk_route53::Client::from_conf(
-        aws_sdk_route53::Config::builder()
-            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
-            .region(aws_sdk_route53::config::Region::new("us-east-1"))
-            .endpoint_url(lab.aws_endpoint())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_route53::Client::new(&sdk_config(lab, "us-east-1"))
 }
 
 fn route53_without_retries(lab: &Lab) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::from_conf(
-        aws_sdk_route53::Config::builder()
-            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
-            .region(aws_sdk_route53::config::Region::new("us-east-1"))
-            .endpoint_url(lab.aws_endpoint())
-            .credentials_provider(credentials())
+        aws_sdk_route53::config::Builder::from(&sdk_config(lab, "us-east-1"))
             .retry_config(aws_sdk_route53::config::retry::RetryConfig::disabled())
             .build(),
     )
 }
 
 fn rds(lab: &Lab, region: &str) -> aws_sdk_rds::Client {
-    aws_sdk_rds::Client::from_conf(
-        aws_sdk_rds::Config::builder()
-            .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-            .region(aws_sdk_rds::config::Region::new(region.to_string()))
-            .endpoint_url(lab.aws_endpoint())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_rds::Client::new(&sdk_config(lab, region))
 }
 
 /// Polls `check` every 10 ms until it yields a value; panics after `wall` of real time.
@@ -1534,14 +1528,7 @@ fn watched_example() -> Drill {
 }
 
 fn cloudwatch(lab: &Lab, region: &str) -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::Config::builder()
-            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
-            .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
-            .endpoint_url(lab.aws_endpoint())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_cloudwatch::Client::new(&sdk_config(lab, region))
 }
 
 #[tokio::test]
@@ -1816,10 +1803,7 @@ async fn lab_endpoint_answers_bad_requests_with_aws_errors() {
     );
 
     let wrong = aws_sdk_route53::Client::from_conf(
-        aws_sdk_route53::Config::builder()
-            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
-            .region(aws_sdk_route53::config::Region::new("us-east-1"))
-            .endpoint_url(lab.aws_endpoint())
+        aws_sdk_route53::config::Builder::from(&sdk_config(&lab, "us-east-1"))
             .credentials_provider(Credentials::new("AKIAOTHER", "x", None, None, "other"))
             .build(),
     );
