@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
 use failover_drill::cloud::aws::{
-    ROUTE53_INTERVAL, ROUTE53_MAX_ATTEMPTS, RateLimiter, from_clients, from_clients_with_limiter,
+    MAX_ATTEMPTS, ROUTE53_INTERVAL, RateLimiter, from_clients, from_clients_with_limiter,
 };
 use failover_drill::cloud::{
     ChangeAction, ChangeStatus, Cloud, CloudError, HealthCheckSettings, RecordChange, RecordKey,
@@ -191,7 +191,7 @@ async fn retries_stop_at_the_attempt_limit() {
                 && code == "Throttling" && message == "Rate exceeded"),
         "{err:?}"
     );
-    assert_eq!(rule.num_calls(), ROUTE53_MAX_ATTEMPTS as usize);
+    assert_eq!(rule.num_calls(), MAX_ATTEMPTS as usize);
 }
 
 #[tokio::test(start_paused = true)]
@@ -457,16 +457,20 @@ async fn change_records_splits_past_a_thousand_changes() {
     assert_eq!(rule.num_calls(), 3);
 }
 
-#[tokio::test(start_paused = true)]
-async fn rds_not_found_faults_become_not_found() {
-    let rule = mock!(aws_sdk_rds::Client::describe_global_clusters).then_http_response(|| {
-        HttpResponse::new(
-            StatusCode::try_from(404).expect("status"),
-            SdkBody::from(
-                r#"<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>GlobalClusterNotFoundFault</Code><Message>Global cluster app-global not found</Message></Error><RequestId>1</RequestId></ErrorResponse>"#,
-            ),
-        )
-    });
+/// An error exactly as RDS sends it (the Query protocol's XML).
+fn rds_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let body = format!(
+        r#"<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"#
+    );
+    HttpResponse::new(
+        StatusCode::try_from(status).expect("status"),
+        SdkBody::from(body),
+    )
+}
+
+/// A cloud whose one RDS client (us-west-2) answers from `rule`. The client is built with the
+/// SDK's defaults, as a caller of `from_clients` would build it; the retry policy is the cloud's.
+fn cloud_with_rds(rule: &Rule) -> Cloud {
     let rds = aws_sdk_rds::Client::from_conf(
         aws_sdk_rds::Config::builder()
             .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
@@ -479,14 +483,30 @@ async fn rds_not_found_faults_become_not_found() {
                 "mocks",
             ))
             .http_client(create_mock_http_client())
-            .interceptor(MockResponseInterceptor::new().with_rule(&rule))
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::Sequential)
+                    .with_rule(rule),
+            )
             .build(),
     );
-    let cloud = from_clients_with_limiter(
+    from_clients_with_limiter(
         route53_client(RuleMode::Sequential, &[]),
         HashMap::from([("us-west-2".to_string(), rds)]),
         Arc::new(RateLimiter::new(ROUTE53_INTERVAL)),
-    );
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn rds_not_found_faults_become_not_found() {
+    let rule = mock!(aws_sdk_rds::Client::describe_global_clusters).then_http_response(|| {
+        rds_error(
+            404,
+            "GlobalClusterNotFoundFault",
+            "Global cluster app-global not found",
+        )
+    });
+    let cloud = cloud_with_rds(&rule);
 
     let err = cloud
         .rds
@@ -498,4 +518,52 @@ async fn rds_not_found_faults_become_not_found() {
             if code == "GlobalClusterNotFoundFault" && resource.contains("app-global")),
         "{err:?}"
     );
+}
+
+/// The SDK's default of three attempts would give this switchover up and leave the drill a
+/// rollback to make; the cloud's policy rides it out.
+#[tokio::test(start_paused = true)]
+async fn rds_throttling_is_retried_like_route53() {
+    let rule = mock!(aws_sdk_rds::Client::switchover_global_cluster)
+        .sequence()
+        .http_response(|| rds_error(400, "Throttling", "Rate exceeded"))
+        .times(5)
+        .output(|| {
+            aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterOutput::builder()
+                .build()
+        })
+        .build();
+    let cloud = cloud_with_rds(&rule);
+
+    cloud
+        .rds
+        .switchover(
+            "us-west-2",
+            "app-global",
+            "arn:aws:rds:us-west-2:123456789012:cluster:app-usw2",
+        )
+        .await
+        .expect("succeeds once the throttling passes");
+    assert_eq!(rule.num_calls(), 6, "five throttled attempts, then success");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rds_retries_stop_at_the_attempt_limit() {
+    let rule = mock!(aws_sdk_rds::Client::describe_global_clusters)
+        .sequence()
+        .http_response(|| rds_error(400, "Throttling", "Rate exceeded"))
+        .repeatedly()
+        .build();
+    let cloud = cloud_with_rds(&rule);
+
+    let err = cloud
+        .rds
+        .describe_global_cluster("us-west-2", "app-global")
+        .await
+        .expect_err("throttled for good");
+    assert!(
+        matches!(&err, CloudError::Api { code, .. } if code == "Throttling"),
+        "{err:?}"
+    );
+    assert_eq!(rule.num_calls(), MAX_ATTEMPTS as usize);
 }

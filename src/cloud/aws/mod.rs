@@ -2,9 +2,11 @@
 //! aws-sdk-cloudwatch. SDK types are converted to the domain's here and nowhere else.
 //!
 //! Route 53 is global: one client, signed for the partition's home region (us-east-1 in the `aws`
-//! partition). RDS gets one client per drill region, CloudWatch one per region an alarm lives in. Every Route 53 request of the process is paced
-//! to stay under the 5 requests/s account limit, and `Throttling` / `PriorRequestNotComplete` are
-//! retried by the SDK's standard retry strategy (its classifier lists both as throttling errors).
+//! partition). RDS gets one client per drill region, CloudWatch one per region an alarm lives in.
+//! Every Route 53 request of the process is paced to stay under the 5 requests/s account limit.
+//! Every call of every service is retried by the SDK's standard retry strategy with
+//! [`MAX_ATTEMPTS`] attempts (its classifier lists `Throttling` and `PriorRequestNotComplete` as
+//! throttling errors).
 
 mod alarms;
 mod batches;
@@ -30,9 +32,18 @@ pub use pacing::{ROUTE53_INTERVAL, RateLimiter};
 use crate::cloud::{Cloud, CloudError};
 use pacing::PacedHttpClient;
 
-/// Attempts per Route 53 call (the first and seven retries). With the SDK's exponential backoff and
-/// full jitter (1 s base, 20 s cap) this rides out about a minute of throttling.
-pub const ROUTE53_MAX_ATTEMPTS: u32 = 8;
+/// Attempts per AWS call, every service (the first and seven retries). With the SDK's exponential
+/// backoff and full jitter (1 s base, 20 s cap) this rides out about a minute of throttling. The
+/// SDK's default of three gives up on a bad second, and a drill that gives up mid-switchover has a
+/// rollback to make where it had nothing to undo: an RDS `Throttling` on SwitchoverGlobalCluster
+/// or a status poll is as survivable as one on Route 53.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The retry policy every client of the process gets: the SDK's standard strategy (it classifies
+/// `Throttling`, `PriorRequestNotComplete`, 5xx and timeouts as retryable) with [`MAX_ATTEMPTS`].
+fn retry_policy() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
 
 /// How to reach AWS.
 #[derive(Clone, Default)]
@@ -74,7 +85,8 @@ pub async fn connect(opts: AwsOptions) -> Result<Cloud, CloudError> {
     // one; every client below names its region explicitly.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(route53_region))
-        .http_client(default_https_client());
+        .http_client(default_https_client())
+        .retry_config(retry_policy());
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
@@ -122,7 +134,7 @@ pub fn alarms_from_clients(
 /// The cloud over already-built SDK clients (tests build them against mocks; CloudWatch has no
 /// clients here, see [`alarms_from_clients`]). The Route 53 client
 /// gets this module's policy on top of its own configuration: the process-wide pacing and
-/// [`ROUTE53_MAX_ATTEMPTS`] standard retries.
+/// [`MAX_ATTEMPTS`] standard retries; the RDS clients get the same retries.
 pub fn from_clients(
     route53: aws_sdk_route53::Client,
     rds: HashMap<String, aws_sdk_rds::Client>,
@@ -143,8 +155,19 @@ pub fn from_clients_with_limiter(
     let conf = conf
         .to_builder()
         .http_client(PacedHttpClient::new(http, limiter))
-        .retry_config(RetryConfig::standard().with_max_attempts(ROUTE53_MAX_ATTEMPTS))
+        .retry_config(retry_policy())
         .build();
+    let rds = rds
+        .into_iter()
+        .map(|(region, client)| {
+            let conf = client
+                .config()
+                .to_builder()
+                .retry_config(retry_policy())
+                .build();
+            (region, aws_sdk_rds::Client::from_conf(conf))
+        })
+        .collect();
     Cloud {
         route53: Arc::new(route53::AwsRoute53::new(
             aws_sdk_route53::Client::from_conf(conf),
