@@ -119,6 +119,19 @@ fn throttling_is_absorbed_by_retries() {
     let r = lab_run("drills/example.toml", &["throttle=0.2"], Some("60"), 0);
     assert!(r.lab.world_restored);
     assert_eq!(r.lab.faults, ["throttle=0.2"]);
+    // The fault did bite, on both services the drill changes things through, and the drill passed
+    // all the same.
+    let throttled: Vec<&str> = r.lab.ground_truth["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["what"])
+        .filter(|w| w["kind"] == "api_call" && w["error_code"] == "Throttling")
+        .map(|w| w["service"].as_str().unwrap())
+        .collect();
+    for service in ["route53", "rds"] {
+        assert!(throttled.contains(&service), "{service}: {throttled:?}");
+    }
 }
 
 #[test]
