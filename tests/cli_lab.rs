@@ -7,11 +7,12 @@ use std::process::Stdio;
 
 use serde::Deserialize;
 
-use crate::support::Drill;
+use crate::support::{Drill, Ran};
 
 /// The parts of a lab run's report these tests check.
 #[derive(Debug, Deserialize)]
 struct Report {
+    run_id: String,
     outcome: String,
     exit_code: i32,
     steps: Vec<Step>,
@@ -46,9 +47,20 @@ struct Lab {
 
 /// Runs `drill run FILE --lab` with the faults, checks the exit code and returns the report.
 fn lab_run(file: &str, faults: &[&str], scale: Option<&str>, code: i32) -> Report {
+    lab_run_with(Drill::new(), file, faults, scale, code).1
+}
+
+/// [`lab_run`] from a prepared command, also returning what it printed.
+fn lab_run_with(
+    drill: Drill,
+    file: &str,
+    faults: &[&str],
+    scale: Option<&str>,
+    code: i32,
+) -> (Ran, Report) {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let mut drill = Drill::new()
+    let mut drill = drill
         .state_dir(dir.path())
         .args(["run", file, "--lab", "--yes", "--report"])
         .arg(&report);
@@ -58,8 +70,8 @@ fn lab_run(file: &str, faults: &[&str], scale: Option<&str>, code: i32) -> Repor
     for fault in faults {
         drill = drill.args(["--fault", fault]);
     }
-    drill.expect_code(code);
-    read_report(&report)
+    let ran = drill.expect_code(code);
+    (ran, read_report(&report))
 }
 
 fn read_report(path: &Path) -> Report {
@@ -72,7 +84,20 @@ fn step_names(report: &Report) -> Vec<&str> {
 
 #[test]
 fn the_readme_drill_passes_in_the_lab_and_leaves_the_world_as_it_began() {
-    let report = lab_run("drills/example.toml", &[], None, 0);
+    // An empty NO_COLOR does not ask for plain text; stderr being a pipe does.
+    let (ran, report) = lab_run_with(
+        Drill::new().env("NO_COLOR", ""),
+        "drills/example.toml",
+        &[],
+        None,
+        0,
+    );
+    assert!(!ran.stderr.contains('\x1b'), "{}", ran.stderr);
+    let ran = ran
+        .stdout_contains(&format!("drill example run {}: passed\n", report.run_id))
+        .stdout_contains("\n  lower_ttls       passed  5m ")
+        .stdout_contains("\n  probes, failover: dns_cutover ");
+    assert!(!ran.stdout.contains('\x1b'), "{}", ran.stdout);
     assert_eq!(report.outcome, "passed", "{:?}", report.errors);
     assert_eq!(report.exit_code, 0);
     assert_eq!(

@@ -1,6 +1,7 @@
 //! What the commands share: logging, the state directory, loading a drill, reaching the cloud,
 //! and turning SIGINT/SIGTERM into a cancellation.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,9 +28,14 @@ pub fn init_logging(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DRILL_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("warn,failover_drill={level}"))
     });
+    // Colour only for a person at a terminal: cron mail, journald and CI logs get plain text, and
+    // NO_COLOR (https://no-color.org) turns it off everywhere.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(super::progress::Stderr)
+        .with_ansi(colour)
         .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),

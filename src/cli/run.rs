@@ -245,6 +245,11 @@ fn confirm(name: &str, primary: &str, secondary: &str, yes: bool) -> Result<(), 
     }
 }
 
+/// A duration in the summary: `5m 30s 506ms`, `0s` for none.
+fn millis(ms: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
+}
+
 fn summarise(report: &Report) {
     println!(
         "drill {} run {}: {}",
@@ -254,8 +259,10 @@ fn summarise(report: &Report) {
     );
     for step in &report.steps {
         println!(
-            "  {:<16} {:?} {} ms",
-            step.name, step.status, step.duration_ms
+            "  {:<16} {:<7} {}",
+            step.name,
+            step.status.as_str(),
+            millis(step.duration_ms)
         );
     }
     if report.probes.is_some() {
@@ -271,7 +278,13 @@ fn summarise(report: &Report) {
             .iter()
             .filter_map(|k| {
                 let v = m.get(&format!("{prefix}{k}"))?;
-                Some(format!("{} {v}", k.trim_end_matches("_ms")))
+                Some(match k.strip_suffix("_ms") {
+                    Some(name) => match v.as_u64() {
+                        Some(ms) => format!("{name} {}", millis(ms)),
+                        None => format!("{name} —"),
+                    },
+                    None => format!("{k} {v}"),
+                })
             })
             .collect();
             if !shown.is_empty() {
