@@ -8,6 +8,7 @@ mod cli_moto;
 mod engine;
 mod lab;
 mod probes;
+mod report;
 mod schedule;
 mod support;
 mod validate;

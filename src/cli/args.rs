@@ -68,6 +68,11 @@ pub enum Command {
         after_help = "Exit codes: 0 everything restored (or nothing was left), 2 no such run, 5 something could not be restored."
     )]
     Recover(RecoverArgs),
+    /// Render a run's report as Markdown for the post-mortem, or --list the history of runs
+    #[command(
+        after_help = "RUN is a run id (its report in <state-dir>/reports) or a report file.\nExit codes: 0 rendered or listed, 2 no such run, or a report that cannot be read."
+    )]
+    Report(ReportArgs),
     /// Measure how many probes per second this machine sustains, and the sampling timer's skew
     /// (against a private lab, on the real clock)
     #[command(name = "bench-probes")]
@@ -164,6 +169,29 @@ pub struct RecoverArgs {
     /// Recover the most recently started run
     #[arg(long)]
     pub latest: bool,
+}
+
+/// `drill report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run id or a report file
+    #[arg(value_name = "RUN", required_unless_present_any = ["latest", "list"])]
+    pub run: Option<String>,
+    /// The most recently started run in the reports folder
+    #[arg(long, conflicts_with_all = ["run", "list"])]
+    pub latest: bool,
+    /// One line per run in the reports folder, newest first
+    #[arg(long, conflicts_with = "run")]
+    pub list: bool,
+    /// With --list: only this drill's runs
+    #[arg(long, value_name = "NAME", requires = "list")]
+    pub drill: Option<String>,
+    /// With --list: at most N runs
+    #[arg(short = 'n', value_name = "N", requires = "list")]
+    pub count: Option<usize>,
+    /// The reports folder [default: <state-dir>/reports]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod lab;
 mod plan;
 mod progress;
 mod recover;
+mod report;
 mod run;
 mod schedule;
 mod validate;
@@ -82,6 +83,7 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Run(a) => run::run(&cli, a).await,
         Command::Lab(a) => lab::serve(a).await,
         Command::Recover(a) => recover::recover(&cli, a).await,
+        Command::Report(a) => report::report(&cli, a),
         Command::BenchProbes(a) => bench::bench(a).await,
         Command::Schedule(a) => schedule::schedule(&cli, a).await,
         Command::Cron(a) => cron::cron(&cli, a),

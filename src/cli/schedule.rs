@@ -183,7 +183,7 @@ async fn serve(cli: &Cli, args: &ScheduleArgs, paths: Vec<PathBuf>) -> Result<i3
     let reports = args
         .reports
         .clone()
-        .unwrap_or_else(|| state_dir.join("reports"));
+        .unwrap_or_else(|| crate::report::Report::default_dir(&state_dir));
     tracing::info!(
         "scheduler starting: drills in {}, state in {}, reports to {}{}",
         paths

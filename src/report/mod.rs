@@ -12,7 +12,85 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StopRecord};
 use crate::spec::Drill;
 
+pub mod render;
+
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why a report could not be read; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a drill report: {message}", path.display())]
+    Malformed { path: PathBuf, message: String },
+    #[error(
+        "{}: schema_version {found} is newer than this drill understands ({SCHEMA_VERSION}); read it with a newer failover-drill",
+        path.display()
+    )]
+    Newer { path: PathBuf, found: u64 },
+}
+
+/// Reads a report, refusing one written by a newer schema than this build knows.
+pub fn read(path: &Path) -> Result<Report, ReadError> {
+    let text = fs::read_to_string(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let malformed = |message: String| ReadError::Malformed {
+        path: path.to_path_buf(),
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        None => return Err(malformed("no schema_version".to_string())),
+        Some(found) if found > u64::from(SCHEMA_VERSION) => {
+            return Err(ReadError::Newer {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        Some(_) => {}
+    }
+    serde_json::from_value(value).map_err(|e| malformed(e.to_string()))
+}
+
+/// One file of a reports folder and what reading it gave.
+pub type Entry = (PathBuf, Result<Report, ReadError>);
+
+/// Every `*.json` report in `dir` with what reading it gave, newest run first (by start time,
+/// then run id; unreadable files last, by name). A missing folder is an empty history.
+pub fn history(dir: &Path) -> Result<Vec<Entry>, ReadError> {
+    let listing = match fs::read_dir(dir) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(ReadError::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut runs: Vec<Entry> = listing
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json") && p.is_file())
+        .map(|p| {
+            let read = read(&p);
+            (p, read)
+        })
+        .collect();
+    runs.sort_by(|(pa, a), (pb, b)| match (a, b) {
+        (Ok(a), Ok(b)) => (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => pa.cmp(pb),
+    });
+    Ok(runs)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -144,7 +222,12 @@ impl Report {
 
     /// The default location: `<state-dir>/reports/<run-id>.json`.
     pub fn default_path(state_dir: &Path, run_id: &str) -> PathBuf {
-        state_dir.join("reports").join(format!("{run_id}.json"))
+        Self::default_dir(state_dir).join(format!("{run_id}.json"))
+    }
+
+    /// Where runs write their reports unless told otherwise: `<state-dir>/reports`.
+    pub fn default_dir(state_dir: &Path) -> PathBuf {
+        state_dir.join("reports")
     }
 
     /// Writes the report atomically (temp file, fsync, rename), creating the folder.

@@ -1,0 +1,505 @@
+//! Reports for people: a run as Markdown for the post-mortem (`drill report RUN`), and the history
+//! of runs as one line each (`drill report --list`). Both read only the JSON report, so a report
+//! copied off the host that ran it renders the same anywhere.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use super::Report;
+
+/// The measurements taken once per direction: the failover's under its own name, the fail-back's
+/// with a `failback_` prefix. In the order the post-mortem reads them.
+const DIRECTIONAL: [(&str, &str); 7] = [
+    ("dns_cutover_ms", "DNS cut-over (authoritative)"),
+    ("resolver_cutover_ms", "DNS cut-over (resolvers)"),
+    ("test_dns_answer_cutover_ms", "DNS cut-over (TestDNSAnswer)"),
+    ("traffic_shift_ms", "Traffic shift"),
+    ("write_outage_ms", "Write outage (RTO)"),
+    ("lost_writes", "Lost writes"),
+    ("rpo_ms", "RPO"),
+];
+
+/// A duration in milliseconds as people read it: `1m 17s`, `350ms`, `0s`.
+pub fn millis(ms: u64) -> String {
+    humantime::format_duration(Duration::from_millis(ms)).to_string()
+}
+
+fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// One Markdown table cell: no line breaks, no bare `|`.
+fn cell(text: &str) -> String {
+    text.replace('\n', " ").replace('|', "\\|")
+}
+
+/// A measurement's value in its unit: `_ms` names are durations, `error_rate` a fraction, the
+/// rest counts. `—` when it was not measured.
+fn measurement(name: &str, value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "—".to_string(),
+        Some(v) if name.ends_with("_ms") => v.as_u64().map(millis).unwrap_or_else(|| v.to_string()),
+        Some(v) if name == "error_rate" => v
+            .as_f64()
+            .map(|f| format!("{:.2} %", f * 100.0))
+            .unwrap_or_else(|| v.to_string()),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn slo_value(value: u64, unit: &str) -> String {
+    match unit {
+        "ms" => millis(value),
+        "basis_points" => format!("{:.2} %", value as f64 / 100.0),
+        other => format!("{value} {other}"),
+    }
+}
+
+/// The whole run as Markdown: what happened, what was measured, what was judged, what was
+/// changed and whether it was put back.
+pub fn markdown(r: &Report) -> String {
+    let mut out = String::new();
+    let o = &mut out;
+    let _ = writeln!(o, "# Drill `{}`: {}\n", r.drill.name, r.outcome.as_str());
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| run | `{}` |", r.run_id);
+    let _ = writeln!(
+        o,
+        "| drill file | `{}` (sha256 `{}`) |",
+        cell(&r.drill.file.display().to_string()),
+        r.drill.sha256
+    );
+    let route = if r.failback {
+        format!(
+            "{} → {} → {}",
+            r.regions.primary, r.regions.secondary, r.regions.primary
+        )
+    } else {
+        format!(
+            "{} → {} (no fail-back)",
+            r.regions.primary, r.regions.secondary
+        )
+    };
+    let _ = writeln!(o, "| mode | {} |", r.mode);
+    let _ = writeln!(o, "| route | {route} |");
+    let _ = writeln!(o, "| started | {} |", time(&r.started_at));
+    let _ = writeln!(o, "| finished | {} |", time(&r.finished_at));
+    let elapsed = (r.finished_at - r.started_at).num_milliseconds().max(0) as u64;
+    let _ = writeln!(o, "| took | {} |", millis(elapsed));
+    let _ = writeln!(
+        o,
+        "| outcome | {} (exit code {}) |",
+        r.outcome.as_str(),
+        r.exit_code
+    );
+    let _ = writeln!(o, "| tool | {} {} |", r.tool.name, r.tool.version);
+    if r.time.clock != "real" {
+        let _ = writeln!(
+            o,
+            "\nTimes are on the lab's modelled clock, which ran {}× faster than the wall clock.",
+            r.time.scale
+        );
+    }
+    if let Some(lab) = &r.lab {
+        let faults: Vec<&str> = lab["faults"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let _ = writeln!(
+            o,
+            "Run against the embedded lab; faults: {}; the lab's world {} as it began.",
+            if faults.is_empty() {
+                "none".to_string()
+            } else {
+                faults
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            if lab["world_restored"] == Value::Bool(true) {
+                "ended"
+            } else {
+                "did NOT end"
+            }
+        );
+    }
+
+    if !r.left.is_empty() {
+        let _ = writeln!(o, "\n## STILL CHANGED\n");
+        for line in &r.left {
+            let _ = writeln!(o, "- {line}");
+        }
+        if let Some(cmd) = &r.recover_command {
+            let _ = writeln!(o, "\nFinish the job with `{cmd}`.");
+        }
+    }
+
+    if let Some(stop) = &r.stop {
+        let _ = writeln!(o, "\n## Stop condition\n");
+        let _ = writeln!(
+            o,
+            "`{}` fired at {}: {}",
+            stop.condition,
+            time(&stop.at),
+            stop.detail
+        );
+    }
+
+    if !r.errors.is_empty() {
+        let _ = writeln!(o, "\n## Errors\n");
+        for e in &r.errors {
+            let _ = writeln!(o, "- {e}");
+        }
+    }
+
+    steps(o, r);
+    timeline(o, r);
+    measurements(o, r);
+    slos(o, r);
+    alarms(o, r);
+    changes(o, r);
+    out
+}
+
+fn steps(o: &mut String, r: &Report) {
+    if r.steps.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Steps\n");
+    let _ = writeln!(o, "| step | status | started | took |\n|---|---|---|---|");
+    for s in &r.steps {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            s.name,
+            s.status.as_str(),
+            time(&s.started_at),
+            millis(s.duration_ms)
+        );
+    }
+}
+
+/// Every dated moment of the run in order: step boundaries, the probes' moments per direction
+/// and the stop condition.
+fn timeline(o: &mut String, r: &Report) {
+    let mut events: Vec<(DateTime<Utc>, String)> = Vec::new();
+    for s in &r.steps {
+        events.push((s.started_at, format!("step `{}` started", s.name)));
+        events.push((
+            s.finished_at,
+            format!("step `{}` {}", s.name, s.status.as_str()),
+        ));
+    }
+    let directions = r
+        .probes
+        .as_ref()
+        .and_then(|p| p["directions"].as_array())
+        .into_iter()
+        .flatten();
+    for d in directions {
+        let name = d["direction"].as_str().unwrap_or("?");
+        let target = d["target"].as_str().unwrap_or("?");
+        let at = |key: &str| {
+            d[key]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        for (key, what) in [
+            (
+                "promotion_at",
+                format!("{name}: promotion to {target} called"),
+            ),
+            (
+                "routing_change_at",
+                format!("{name}: routing change accepted by Route 53"),
+            ),
+            (
+                "dns_cutover_at",
+                format!("{name}: every authoritative answer points to {target}"),
+            ),
+            (
+                "test_dns_answer_cutover_at",
+                format!("{name}: TestDNSAnswer points to {target}"),
+            ),
+            (
+                "traffic_shift_at",
+                format!("{name}: traffic served by {target}"),
+            ),
+        ] {
+            if let Some(t) = at(key) {
+                events.push((t, what));
+            }
+        }
+        let outage = &d["write_outage"];
+        let from = outage["from"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        if let Some(from) = from {
+            events.push((
+                from.with_timezone(&Utc),
+                format!("{name}: canary writes start failing"),
+            ));
+            match outage["to"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            {
+                Some(to) => events.push((
+                    to.with_timezone(&Utc),
+                    format!(
+                        "{name}: canary writes work again ({} failed)",
+                        outage["failed_writes"]
+                    ),
+                )),
+                None => events.push((
+                    from.with_timezone(&Utc),
+                    format!("{name}: canary writes never worked again while probing"),
+                )),
+            }
+        }
+    }
+    if let Some(stop) = &r.stop {
+        events.push((
+            stop.at,
+            format!("stop condition `{}` fired", stop.condition),
+        ));
+    }
+    if events.is_empty() {
+        return;
+    }
+    // Stable: moments at the same millisecond keep the order they were added in.
+    events.sort_by_key(|(t, _)| *t);
+    let _ = writeln!(o, "\n## Timeline\n");
+    let _ = writeln!(o, "| time | since start | event |\n|---|---|---|");
+    for (t, what) in events {
+        let since = (t - r.started_at).num_milliseconds().max(0) as u64;
+        let _ = writeln!(o, "| {} | {} | {} |", time(&t), millis(since), cell(&what));
+    }
+}
+
+fn measurements(o: &mut String, r: &Report) {
+    let m = &r.measurements;
+    if m.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Measurements\n");
+    let rows: Vec<_> = DIRECTIONAL
+        .iter()
+        .filter(|(k, _)| m.contains_key(*k) || m.contains_key(&format!("failback_{k}")))
+        .collect();
+    if !rows.is_empty() {
+        let _ = writeln!(o, "| | failover | fail-back |\n|---|---|---|");
+        for (key, label) in rows {
+            let _ = writeln!(
+                o,
+                "| {label} | {} | {} |",
+                measurement(key, m.get(*key)),
+                measurement(key, m.get(&format!("failback_{key}")))
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let directional = |k: &str| {
+        DIRECTIONAL
+            .iter()
+            .any(|(d, _)| k == *d || k.strip_prefix("failback_") == Some(d))
+    };
+    for (key, value) in m.iter().filter(|(k, _)| !directional(k)) {
+        let _ = writeln!(o, "- `{key}`: {}", measurement(key, Some(value)));
+    }
+}
+
+fn slos(o: &mut String, r: &Report) {
+    if r.slos.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## SLOs\n");
+    let _ = writeln!(
+        o,
+        "| SLO | target | measured | verdict | from |\n|---|---|---|---|---|"
+    );
+    for s in &r.slos {
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | `{}` |",
+            s.name,
+            slo_value(s.target, &s.unit),
+            s.measured
+                .map(|m| slo_value(m, &s.unit))
+                .unwrap_or_else(|| "—".to_string()),
+            match (s.passed, s.measured) {
+                (true, _) => "met",
+                (false, None) => "not measured",
+                (false, Some(_)) => "**MISSED**",
+            },
+            s.source
+        );
+    }
+}
+
+fn alarms(o: &mut String, r: &Report) {
+    let Some(a) = &r.alarms else {
+        return;
+    };
+    let _ = writeln!(o, "\n## Stop alarms\n");
+    let _ = writeln!(
+        o,
+        "Read every {} : {} read(s), {} failed.\n",
+        a["interval_ms"].as_u64().map(millis).unwrap_or_default(),
+        a["polls"],
+        a["failed_polls"]
+    );
+    let _ = writeln!(
+        o,
+        "| alarm | at preflight | states seen | last | last read |\n|---|---|---|---|---|"
+    );
+    for alarm in a["alarms"].as_array().into_iter().flatten() {
+        let seen: Vec<&str> = alarm["states_seen"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let text = |v: &Value| v.as_str().unwrap_or("—").to_string();
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | {} |",
+            text(&alarm["arn"]),
+            text(&alarm["at_preflight"]),
+            seen.join(", "),
+            text(&alarm["last"]),
+            text(&alarm["last_read_at"])
+        );
+    }
+}
+
+fn changes(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "\n## Changes\n");
+    if r.changes.is_empty() {
+        let _ = writeln!(o, "None: the drill changed nothing.");
+        return;
+    }
+    let restored = r.changes.iter().filter(|c| c.restored).count();
+    let _ = writeln!(
+        o,
+        "{} change(s) journaled before they were made; {restored} put back.\n",
+        r.changes.len()
+    );
+    let _ = writeln!(
+        o,
+        "| # | step | resource | before | after | put back |\n|---|---|---|---|---|---|"
+    );
+    for c in &r.changes {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | `{}` | `{}` | {} |",
+            c.seq,
+            c.step,
+            cell(&c.resource),
+            cell(&c.before.to_string()),
+            cell(&c.after.to_string()),
+            match (&c.note, c.restored) {
+                (_, true) => "yes".to_string(),
+                (Some(note), false) => format!("**no**: {}", cell(note)),
+                (None, false) => "**no**".to_string(),
+            }
+        );
+    }
+}
+
+/// The history header, for [`history_line`]s under it.
+pub fn history_header() -> String {
+    format!(
+        "{:<24} {:<20} {:<10} {:<19} {:<20} {:>11} {:>13} {:>5}  SLOS",
+        "RUN", "DRILL", "MODE", "OUTCOME", "STARTED (UTC)", "TOOK", "WRITE OUTAGE", "LOST"
+    )
+}
+
+/// One run in the history: when, what, how it ended, the worst write outage and lost writes of
+/// its two directions, and its SLO verdicts.
+pub fn history_line(r: &Report) -> String {
+    let m = &r.measurements;
+    let worst = |key: &str| {
+        [m.get(key), m.get(&format!("failback_{key}"))]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .max()
+    };
+    let lost: Option<u64> = ["lost_writes", "failback_lost_writes"]
+        .iter()
+        .filter_map(|k| m.get(*k).and_then(Value::as_u64))
+        .reduce(|a, b| a + b);
+    let met = r.slos.iter().filter(|s| s.passed).count();
+    let slos = match r.slos.len() {
+        0 => "-".to_string(),
+        n if met == n => format!("{met}/{n} met"),
+        n => format!("{met}/{n} met, {} missed", n - met),
+    };
+    let elapsed = (r.finished_at - r.started_at).num_milliseconds().max(0) as u64;
+    format!(
+        "{:<24} {:<20} {:<10} {:<19} {:<20} {:>11} {:>13} {:>5}  {slos}",
+        r.run_id,
+        r.drill.name,
+        r.mode,
+        r.outcome.as_str(),
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        short(elapsed),
+        worst("write_outage_ms")
+            .map(short)
+            .unwrap_or_else(|| "-".to_string()),
+        lost.map(|l| l.to_string())
+            .unwrap_or_else(|| "-".to_string()),
+    )
+}
+
+/// A duration for a column: whole seconds (or milliseconds under one second), at most two units.
+fn short(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_keep_tables_intact() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn measurements_read_in_their_units() {
+        assert_eq!(measurement("rpo_ms", Some(&Value::from(77_000))), "1m 17s");
+        assert_eq!(
+            measurement("error_rate", Some(&Value::from(0.0125))),
+            "1.25 %"
+        );
+        assert_eq!(measurement("lost_writes", Some(&Value::from(3))), "3");
+        assert_eq!(measurement("lost_writes", Some(&Value::Null)), "—");
+        assert_eq!(measurement("rpo_ms", None), "—");
+        assert_eq!(slo_value(150, "basis_points"), "1.50 %");
+        assert_eq!(slo_value(0, "writes"), "0 writes");
+    }
+
+    #[test]
+    fn short_durations_fit_a_column() {
+        assert_eq!(short(350), "350ms");
+        assert_eq!(short(59_999), "59s");
+        assert_eq!(short(77_000), "1m 17s");
+        assert_eq!(short(3_725_000), "1h 2m");
+    }
+}
