@@ -39,6 +39,7 @@ fn incomplete_run() -> Value {
         "at": "2026-12-30T03:19:00.000Z",
         "detail": "checkout-5xx is in ALARM since 2026-12-30T03:18:55Z"
     });
+    r["probes"]["read_backs"][0]["missing"] = json!([412, 413]);
     r["slos"][0]["measured"] = Value::Null;
     r["slos"][0]["passed"] = json!(false);
     r
@@ -62,6 +63,9 @@ fn a_report_renders_as_markdown_for_the_post_mortem() {
         "| Lost writes | 0 | 0 |",
         "- `ttl_wait_ms`: 5m\n",
         "| `max_lost_writes` | 0 writes | 0 writes | met |",
+        "| failover | canary | 461 | 77 | 16.70 % | 66ms | 110ms | us-east-1 375, us-west-2 9 |",
+        "Canary read-back after the failback (2026-11-29T03:25:27.628Z): 592 acknowledged write(s) checked in us-east-1, none missing.",
+        "Sampling timer: p99 skew 3.1ms, 0 missed tick(s).",
         "5 change(s) journaled before they were made; 5 put back.",
         "| 3 | promote | writer of global cluster example-global | `\"arn:aws:rds:us-east-1:123456789012:cluster:example-global-use1\"` |",
         FIXTURE,
@@ -106,6 +110,7 @@ fn a_report_that_left_something_changed_says_so_first() {
         // A `|` inside a cell does not split the table.
         "| **no**: SwitchoverGlobalCluster failed: Throttling \\| Rate exceeded |",
         "| `max_lost_writes` | 0 writes | — | not measured |",
+        "415 acknowledged write(s) checked in us-west-2, **2 missing**: 412, 413.",
     ] {
         assert!(md.contains(needle), "lacks {needle:?}\n{md}");
     }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::journal::LeaseZone;
 use crate::engine::{self, Outcome, RunOptions};
-use crate::report::Report;
+use crate::report::{Report, render};
 use crate::schedule::claim::{self, Claim};
 use crate::schedule::lease::{self, Lease, LeaseError, Place};
 
@@ -245,11 +245,6 @@ fn confirm(name: &str, primary: &str, secondary: &str, yes: bool) -> Result<(), 
     }
 }
 
-/// A duration in the summary: `5m 30s 506ms`, `0s` for none.
-fn millis(ms: u64) -> String {
-    humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
-}
-
 fn summarise(report: &Report) {
     println!(
         "drill {} run {}: {}",
@@ -262,7 +257,7 @@ fn summarise(report: &Report) {
             "  {:<16} {:<7} {}",
             step.name,
             step.status.as_str(),
-            millis(step.duration_ms)
+            render::millis(step.duration_ms)
         );
     }
     if report.probes.is_some() {
@@ -280,7 +275,7 @@ fn summarise(report: &Report) {
                 let v = m.get(&format!("{prefix}{k}"))?;
                 Some(match k.strip_suffix("_ms") {
                     Some(name) => match v.as_u64() {
-                        Some(ms) => format!("{name} {}", millis(ms)),
+                        Some(ms) => format!("{name} {}", render::millis(ms)),
                         None => format!("{name} —"),
                     },
                     None => format!("{k} {v}"),
@@ -321,19 +316,13 @@ fn summarise(report: &Report) {
     }
     for slo in &report.slos {
         println!(
-            "  SLO {:<18} target {} {}, measured {}: {}",
+            "  SLO {:<18} target {}, measured {}: {}",
             slo.name,
-            slo.target,
-            slo.unit,
+            render::slo_value(slo.target, &slo.unit),
             slo.measured
-                .map(|m| format!("{m} {}", slo.unit))
+                .map(|m| render::slo_value(m, &slo.unit))
                 .unwrap_or_else(|| "—".to_string()),
-            match (slo.passed, slo.measured) {
-                (true, _) => "met",
-                // Nothing to judge (the drill stopped before it could be measured): not a pass.
-                (false, None) => "not measured",
-                (false, Some(_)) => "MISSED",
-            }
+            slo.verdict()
         );
     }
     for e in &report.errors {

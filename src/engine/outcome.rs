@@ -97,6 +97,18 @@ pub struct SloResult {
     pub unit: String,
 }
 
+impl SloResult {
+    /// `met`, `MISSED`, or `not measured`: nothing to judge (the drill stopped before it could be
+    /// measured), which is not a pass either.
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed, self.measured) {
+            (true, _) => "met",
+            (false, None) => "not measured",
+            (false, Some(_)) => "MISSED",
+        }
+    }
+}
+
 fn unit_ms() -> String {
     "ms".to_string()
 }

@@ -50,7 +50,8 @@ fn measurement(name: &str, value: Option<&Value>) -> String {
     }
 }
 
-fn slo_value(value: u64, unit: &str) -> String {
+/// An SLO's target or measured value in its unit.
+pub fn slo_value(value: u64, unit: &str) -> String {
     match unit {
         "ms" => millis(value),
         "basis_points" => format!("{:.2} %", value as f64 / 100.0),
@@ -161,6 +162,7 @@ pub fn markdown(r: &Report) -> String {
     steps(o, r);
     timeline(o, r);
     measurements(o, r);
+    probes(o, r);
     slos(o, r);
     alarms(o, r);
     changes(o, r);
@@ -315,6 +317,82 @@ fn measurements(o: &mut String, r: &Report) {
     }
 }
 
+/// What the probes saw per phase, the canary read-backs and the sampling timer's health.
+fn probes(o: &mut String, r: &Report) {
+    let Some(p) = &r.probes else {
+        return;
+    };
+    let _ = writeln!(o, "\n## Probes\n");
+    let _ = writeln!(
+        o,
+        "| phase | probe | samples | errors | error rate | p50 | p99 | served by |\n|---|---|---|---|---|---|---|---|"
+    );
+    let phases = p["phases"].as_object();
+    for phase in ["baseline", "failover", "soak", "failback", "rollback"] {
+        let Some(kinds) = phases
+            .and_then(|ph| ph.get(phase))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for kind in ["dns", "http", "canary", "test_dns_answer"] {
+            let Some(k) = kinds.get(kind) else {
+                continue;
+            };
+            let latency = |key: &str| {
+                k[key]
+                    .as_f64()
+                    .map(|ms| format!("{ms:.0}ms"))
+                    .unwrap_or_else(|| "—".to_string())
+            };
+            let served: Vec<String> = k["by_region"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(region, n)| format!("{region} {n}"))
+                .collect();
+            let _ = writeln!(
+                o,
+                "| {phase} | {kind} | {} | {} | {} | {} | {} | {} |",
+                k["count"],
+                k["errors"],
+                measurement("error_rate", Some(&k["error_rate"])),
+                latency("p50_ms"),
+                latency("p99_ms"),
+                served.join(", ")
+            );
+        }
+    }
+    for rb in p["read_backs"].as_array().into_iter().flatten() {
+        let missing: Vec<String> = rb["missing"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(Value::to_string)
+            .collect();
+        let _ = writeln!(
+            o,
+            "\nCanary read-back after the {} ({}): {} acknowledged write(s) checked in {}, {}.",
+            rb["after"].as_str().unwrap_or("?"),
+            rb["at"].as_str().unwrap_or("?"),
+            rb["checked"],
+            rb["read_from"].as_str().unwrap_or("?"),
+            if missing.is_empty() {
+                "none missing".to_string()
+            } else {
+                format!("**{} missing**: {}", missing.len(), missing.join(", "))
+            }
+        );
+    }
+    if let Some(skew) = p["timer"]["p99_skew_ms"].as_f64() {
+        let _ = writeln!(
+            o,
+            "\nSampling timer: p99 skew {skew:.1}ms, {} missed tick(s).",
+            p["timer"]["missed_ticks"]
+        );
+    }
+}
+
 fn slos(o: &mut String, r: &Report) {
     if r.slos.is_empty() {
         return;
@@ -333,10 +411,9 @@ fn slos(o: &mut String, r: &Report) {
             s.measured
                 .map(|m| slo_value(m, &s.unit))
                 .unwrap_or_else(|| "—".to_string()),
-            match (s.passed, s.measured) {
-                (true, _) => "met",
-                (false, None) => "not measured",
-                (false, Some(_)) => "**MISSED**",
+            match s.verdict() {
+                "MISSED" => "**MISSED**",
+                other => other,
             },
             s.source
         );
