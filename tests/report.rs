@@ -127,6 +127,9 @@ fn the_history_lists_runs_newest_first_and_names_what_it_cannot_read() {
     other["run_id"] = json!("20261215T000000Z-0the");
     other["started_at"] = json!("2026-12-15T00:00:00Z");
     other["drill"]["name"] = json!("checkout");
+    other["outcome"] = json!("slo_failed");
+    other["slos"][0]["measured"] = json!(3);
+    other["slos"][0]["passed"] = json!(false);
     write(&reports, "20261215T000000Z-0the.json", &other);
     let mut newer = fixture();
     newer["schema_version"] = json!(2);
@@ -158,7 +161,13 @@ fn the_history_lists_runs_newest_first_and_names_what_it_cannot_read() {
         first[1..5],
         ["example", "switchover", "rollback_incomplete", "2026-12-30"]
     );
-    assert!(lines[1].ends_with("0/1 met, 1 missed"), "{}", lines[1]);
+    // Its SLO could not be measured: not met, and not called missed either.
+    assert!(
+        lines[1].ends_with("0/1 met, 1 not measured"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].ends_with("0/1 met, 1 missed"), "{}", lines[2]);
     let last: Vec<&str> = lines[3].split_whitespace().collect();
     // Took 13m 29s; the worse write outage of the two directions; lost writes; SLOs.
     assert_eq!(
@@ -197,7 +206,8 @@ fn the_history_lists_runs_newest_first_and_names_what_it_cannot_read() {
         .state_dir(state.path())
         .args(["report", "20261215T000000Z-0the"])
         .expect_code(0)
-        .stdout_contains("# Drill `checkout`: passed");
+        .stdout_contains("# Drill `checkout`: slo_failed")
+        .stdout_contains("| `max_lost_writes` | 0 writes | 3 writes | **MISSED** |");
 
     // What cannot be rendered is refused with the file or run named.
     Drill::new()

@@ -513,11 +513,19 @@ pub fn history_line(r: &Report) -> String {
         .iter()
         .filter_map(|k| m.get(*k).and_then(Value::as_u64))
         .reduce(|a, b| a + b);
-    let met = r.slos.iter().filter(|s| s.passed).count();
+    let count = |verdict: &str| r.slos.iter().filter(|s| s.verdict() == verdict).count();
     let slos = match r.slos.len() {
         0 => "-".to_string(),
-        n if met == n => format!("{met}/{n} met"),
-        n => format!("{met}/{n} met, {} missed", n - met),
+        n => {
+            let mut text = format!("{}/{n} met", count("met"));
+            for (verdict, words) in [("MISSED", "missed"), ("not measured", "not measured")] {
+                let k = count(verdict);
+                if k > 0 {
+                    let _ = write!(text, ", {k} {words}");
+                }
+            }
+            text
+        }
     };
     let elapsed = (r.finished_at - r.started_at).num_milliseconds().max(0) as u64;
     format!(
@@ -538,6 +546,9 @@ pub fn history_line(r: &Report) -> String {
 
 /// A duration for a column: whole seconds (or milliseconds under one second), at most two units.
 fn short(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_string();
+    }
     if ms < 1000 {
         return format!("{ms}ms");
     }
@@ -574,6 +585,7 @@ mod tests {
 
     #[test]
     fn short_durations_fit_a_column() {
+        assert_eq!(short(0), "0s");
         assert_eq!(short(350), "350ms");
         assert_eq!(short(59_999), "59s");
         assert_eq!(short(77_000), "1m 17s");
