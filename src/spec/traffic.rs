@@ -11,31 +11,16 @@ use super::records::Draft;
 /// name and type) lists its primary-region records at weight 0 and gives the secondary region weight.
 pub(super) fn weighted(r: &mut Reader, group: &Table, drafts: &[Draft], regions: Option<&Regions>) {
     for d in drafts {
-        for (absent, key, what) in [
-            (
-                d.set_identifier.is_absent(),
-                "set_identifier",
-                "its set identifier in Route 53",
-            ),
-            (
-                d.region.is_absent(),
-                "region",
-                "the region it sends traffic to",
-            ),
-            (
+        require(
+            r,
+            d,
+            "every record of a weighted group needs it",
+            &[(
                 d.drill_weight.is_absent(),
                 "drill_weight",
                 "its weight during the drill, 0 to 255",
-            ),
-        ] {
-            if absent {
-                r.missing(
-                    &d.table,
-                    key,
-                    format!("missing `{key}`: every record of a weighted group needs it ({what})"),
-                );
-            }
-        }
+            )],
+        );
     }
     let Some(regions) = regions else { return };
     for d in drafts {
@@ -121,26 +106,7 @@ pub(super) fn failover(r: &mut Reader, group: &Table, drafts: &[Draft], regions:
         return;
     }
     for d in drafts {
-        for (absent, key, what) in [
-            (
-                d.set_identifier.is_absent(),
-                "set_identifier",
-                "its set identifier in Route 53",
-            ),
-            (
-                d.region.is_absent(),
-                "region",
-                "the region it sends traffic to",
-            ),
-        ] {
-            if absent {
-                r.missing(
-                    &d.table,
-                    key,
-                    format!("missing `{key}`: both records of a failover pair need it ({what})"),
-                );
-            }
-        }
+        require(r, d, "both records of a failover pair need it", &[]);
     }
     let (a, b) = (&drafts[0], &drafts[1]);
     if let (Some(regions), Some(ra), Some(rb)) = (regions, a.region(), b.region()) {
@@ -176,5 +142,31 @@ pub(super) fn failover(r: &mut Reader, group: &Table, drafts: &[Draft], regions:
             b.table.key("name"),
             format!("the two records of a failover pair share name and type, but these are {la} and {lb}"),
         );
+    }
+}
+
+/// Reports each key a record of this kind of group must have and lacks: its set identifier and
+/// region always, and `more`, as (absent, key, what it holds); `who_needs_it` starts the message.
+fn require(r: &mut Reader, d: &Draft, who_needs_it: &str, more: &[(bool, &str, &str)]) {
+    let always = [
+        (
+            d.set_identifier.is_absent(),
+            "set_identifier",
+            "its set identifier in Route 53",
+        ),
+        (
+            d.region.is_absent(),
+            "region",
+            "the region it sends traffic to",
+        ),
+    ];
+    for &(absent, key, what) in always.iter().chain(more) {
+        if absent {
+            r.missing(
+                &d.table,
+                key,
+                format!("missing `{key}`: {who_needs_it} ({what})"),
+            );
+        }
     }
 }
