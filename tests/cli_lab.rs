@@ -479,3 +479,183 @@ fn a_bad_fault_in_the_lab_table_is_reported_with_its_position() {
         ran.stderr
     );
 }
+
+/// A hook next to the drill file that records what it was given in its working directory, then
+/// exits with `code` (and says why on stderr when it fails).
+fn hook(dir: &Path, code: i32) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("hook.sh");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > args\nenv | grep '^DRILL_' | sort > env\ncat > stdin\npwd > cwd\ncp \"$DRILL_REPORT\" report-seen.json\n[ {code} -eq 0 ] || echo 'the pager is down' >&2\nexit {code}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn env_of(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(dir.join("env"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn notify_runs_its_command_with_the_outcome_and_the_rendered_report() {
+    let dir = tempfile::tempdir().unwrap();
+    hook(dir.path(), 0);
+    // `on` left out: every outcome; a relative program is the drill folder's.
+    let file = example_with(
+        dir.path(),
+        "[notify]\ncommand = [\"./hook.sh\", \"--channel\", \"#sre drills\"]\n",
+    );
+    let (ran, r) = lab_run_with(Drill::new(), file.to_str().unwrap(), &[], Some("60"), 0);
+    assert_eq!(r.outcome, "passed");
+    assert!(
+        ran.stderr
+            .contains("notify: `./hook.sh --channel #sre drills` ran for outcome passed"),
+        "{}",
+        ran.stderr
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("args"), "--channel\n#sre drills\n");
+    assert_eq!(
+        Path::new(read("cwd").trim()).canonicalize().unwrap(),
+        dir.path().canonicalize().unwrap()
+    );
+    let env = env_of(dir.path());
+    assert_eq!(env["DRILL_RUN_ID"], r.run_id);
+    assert_eq!(env["DRILL_NAME"], "example");
+    assert_eq!(env["DRILL_OUTCOME"], "passed");
+    assert_eq!(env["DRILL_EXIT_CODE"], "0");
+    assert_eq!(env["DRILL_RECOVER_COMMAND"], "");
+    assert_eq!(Path::new(&env["DRILL_FILE"]), file);
+    // The report it names is the one the run wrote, complete by the time the hook runs.
+    assert!(env["DRILL_REPORT"].ends_with("/report.json"), "{env:?}");
+    let report: serde_json::Value = serde_json::from_str(&read("report-seen.json")).unwrap();
+    assert_eq!(report["run_id"], r.run_id.as_str());
+    let stdin = read("stdin");
+    assert!(stdin.starts_with("# Drill `example`: passed\n"), "{stdin}");
+    assert!(stdin.contains("## Changes"), "{stdin}");
+}
+
+#[test]
+fn a_failing_notify_command_is_a_warning_and_changes_no_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    hook(dir.path(), 3);
+    let file = example_with(
+        dir.path(),
+        "[notify]\ncommand = [\"./hook.sh\"]\non = [\"rolled_back\", \"rollback_incomplete\"]\n",
+    );
+    let (ran, r) = lab_run_with(
+        Drill::new(),
+        file.to_str().unwrap(),
+        &["switchover-fails"],
+        Some("60"),
+        4,
+    );
+    assert_eq!(r.outcome, "rolled_back");
+    assert!(
+        ran.stderr
+            .contains("notify: `./hook.sh` failed (exit status: 3): the pager is down"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(env_of(dir.path())["DRILL_OUTCOME"], "rolled_back");
+    assert_eq!(env_of(dir.path())["DRILL_EXIT_CODE"], "4");
+}
+
+#[test]
+fn notify_is_not_run_for_an_outcome_it_does_not_list() {
+    let dir = tempfile::tempdir().unwrap();
+    hook(dir.path(), 0);
+    let file = example_with(
+        dir.path(),
+        "[notify]\ncommand = [\"./hook.sh\"]\non = [\"passed\"]\n",
+    );
+    let (ran, _) = lab_run_with(
+        Drill::new(),
+        file.to_str().unwrap(),
+        &["secondary-pending-resync"],
+        Some("60"),
+        3,
+    );
+    assert!(!dir.path().join("env").exists(), "the hook ran");
+    assert!(!ran.stderr.contains("notify:"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_notify_command_that_hangs_is_killed_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_with(
+        dir.path(),
+        "[notify]\ncommand = [\"sleep\", \"600\"]\ntimeout = \"1s\"\n",
+    );
+    let (ran, r) = lab_run_with(
+        Drill::new(),
+        file.to_str().unwrap(),
+        &["secondary-pending-resync"],
+        Some("60"),
+        3,
+    );
+    assert_eq!(r.outcome, "refused");
+    assert!(
+        ran.stderr
+            .contains("notify: `sleep 600` was killed after its timeout of 1s"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_notify_command_that_cannot_run_refuses_the_drill_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_with(
+        dir.path(),
+        "[notify]\ncommand = [\"hooks/page.sh\", \"--team\", \"sre\"]\non = [\"rolled_back\"]\n",
+    );
+    let missing = dir.path().join("hooks/page.sh");
+    let expected = format!(
+        "notify.command program {} does not exist",
+        missing.display()
+    );
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["plan".as_ref(), file.as_os_str(), "--lab".as_ref()])
+        .expect_code(3)
+        .stderr_contains(&expected);
+    Drill::new()
+        .state_dir(dir.path())
+        .args([
+            "run".as_ref(),
+            file.as_os_str(),
+            "--lab".as_ref(),
+            "--yes".as_ref(),
+        ])
+        .expect_code(3)
+        .stderr_contains(&format!("{expected}; nothing was changed"));
+    assert!(!dir.path().join("reports").exists(), "no run started");
+
+    // There but not executable: refused too; made executable: the plan names it.
+    std::fs::create_dir(dir.path().join("hooks")).unwrap();
+    std::fs::write(&missing, "#!/bin/sh\n").unwrap();
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["plan".as_ref(), file.as_os_str(), "--lab".as_ref()])
+        .expect_code(3)
+        .stderr_contains("is not an executable file");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&missing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["plan".as_ref(), file.as_os_str(), "--lab".as_ref()])
+        .expect_code(0)
+        .stdout_contains("After it, for outcome rolled_back, it runs ")
+        .stdout_contains("     hooks/page.sh --team sre");
+}

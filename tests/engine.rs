@@ -161,6 +161,7 @@ fn drill() -> Drill {
         probes: None,
         alarms: None,
         lab: None,
+        notify: None,
     }
 }
 

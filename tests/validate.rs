@@ -103,7 +103,7 @@ const INVALID: &[Case] = &[
         "misspelt top-level key",
         &[(2, r#"nmae = "x""#)],
         &[
-            "t.toml:2:1: nmae: unknown key `nmae` (did you mean `name`?); allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop",
+            "t.toml:2:1: nmae: unknown key `nmae` (did you mean `name`?); allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop, notify",
         ],
     ),
     (
@@ -122,7 +122,7 @@ const INVALID: &[Case] = &[
         "an unknown table is rejected with the keys allowed",
         &[(33, "[chaos]\nkill = \"everything\"")],
         &[
-            "t.toml:33:2: chaos: unknown key `chaos`; allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop",
+            "t.toml:33:2: chaos: unknown key `chaos`; allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop, notify",
         ],
     ),
     (
@@ -643,6 +643,43 @@ const INVALID: &[Case] = &[
         ],
         &[
             "t.toml:34:11: stop.alarms[0]: invalid alarm ARN \"arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:a\": the alarm is in partition aws-cn but the drill's regions are in aws; the drill's credentials cannot read it",
+        ],
+    ),
+    (
+        "notify: an unknown outcome, a timeout out of range, an unknown key",
+        &[
+            (33, "[notify]"),
+            (34, r#"command = ["/usr/local/bin/page", "--team", "sre"]"#),
+            (35, r#"on = ["rolled_back", "failed"]"#),
+            (36, r#"timeout = "1h""#),
+            (37, r#"shell = "sh -c""#),
+        ],
+        &[
+            "t.toml:35:22: notify.on[1]: unknown outcome \"failed\"; outcomes are passed, slo_failed, refused, rolled_back, rollback_incomplete",
+            "t.toml:36:11: notify.timeout: timeout 1h is out of range: 1s to 10m",
+            "t.toml:37:1: notify.shell: unknown key `shell`; allowed here: command, on, timeout",
+        ],
+    ),
+    (
+        "notify: no command, an empty outcome list",
+        &[(33, "[notify]"), (34, "on = []")],
+        &[
+            "t.toml:33:1: notify.command: missing `command`: [notify] runs a command after each drill (the program and its arguments as an array of strings, e.g. [\"/usr/local/bin/page-oncall\", \"--team\", \"sre\"])",
+            "t.toml:34:6: notify.on: on is empty, so the command would never run; list outcomes (passed, slo_failed, refused, rolled_back, rollback_incomplete) or remove the key for all of them",
+        ],
+    ),
+    (
+        "notify: an empty command, a shell line instead of an argument vector",
+        &[(33, "[notify]"), (34, "command = []")],
+        &[
+            "t.toml:34:11: notify.command: command is empty; give the program and its arguments as an array of strings, e.g. [\"/usr/local/bin/page-oncall\", \"--team\", \"sre\"]",
+        ],
+    ),
+    (
+        "notify: a string where the argument vector goes",
+        &[(33, "[notify]"), (34, r#"command = "page --team sre""#)],
+        &[
+            "t.toml:34:11: notify.command: expected the program and its arguments as an array of strings, e.g. [\"/usr/local/bin/page-oncall\", \"--team\", \"sre\"], found the string \"page --team sre\"",
         ],
     ),
     (

@@ -7,6 +7,7 @@ mod common;
 mod cron;
 pub mod exit;
 mod lab;
+mod notify;
 mod plan;
 mod progress;
 mod recover;

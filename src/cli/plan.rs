@@ -5,20 +5,27 @@ use crate::engine::preflight::preflight;
 
 use super::args::{Cli, PlanArgs};
 use super::{CliError, exit};
-use super::{common, lab};
+use super::{common, lab, notify};
 
 pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
     let drill = common::load(&args.file)?;
     let target = lab::target(cli, &drill, &args.lab).await?;
-    let plan = match preflight(&drill, &target.cloud).await {
-        Ok(plan) => plan,
-        Err(refusal) => {
+    let notify = drill
+        .notify
+        .as_ref()
+        .map(|n| notify::program(&drill, n).map(|program| (n, program)));
+    let plan = match (preflight(&drill, &target.cloud).await, &notify) {
+        (Ok(plan), None | Some(Ok(_))) => plan,
+        (result, _) => {
             eprintln!(
                 "drill {} is not ready; nothing would be changed:",
                 drill.name
             );
-            for reason in &refusal.reasons {
+            for reason in result.err().into_iter().flat_map(|r| r.reasons) {
                 eprintln!("  - {reason}");
+            }
+            if let Some(Err(e)) = &notify {
+                eprintln!("  - {e}");
             }
             return Ok(exit::REFUSED);
         }
@@ -42,6 +49,14 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
         for alarm in &watch.alarms {
             println!("     {}", alarm.arn);
         }
+    }
+    if let Some(Ok((n, program))) = &notify {
+        println!(
+            "After it, for outcome {}, it runs {} with the report on stdin:",
+            n.on.join(", "),
+            program.display()
+        );
+        println!("     {}", n.command.join(" "));
     }
     for warning in &plan.warnings {
         println!("warning: {warning}");

@@ -87,6 +87,10 @@ pub(super) async fn execute(
     how: Execution<'_>,
 ) -> Result<Executed, CliError> {
     let state_dir = common::state_dir(cli)?;
+    if let Some(notify) = &drill.notify {
+        super::notify::program(drill, notify)
+            .map_err(|e| CliError::Refused(format!("{e}; nothing was changed")))?;
+    }
     let target = lab::target(cli, drill, how.lab).await?;
     // Before the lease, which is the tool's record, not part of the world the drill must restore.
     let initial = target.lab.as_ref().map(|(world, _)| world.snapshot());
@@ -199,13 +203,16 @@ pub(super) async fn execute(
     };
     let written = report.write(&path);
     summarise(&report);
-    match written {
+    match &written {
         Ok(()) => println!("report: {}", path.display()),
         Err(e) => eprintln!(
             "error: could not write the report to {}: {e}",
             path.display()
         ),
     }
+    // Told even when the report could not be written: a run that left something changed must
+    // reach someone.
+    super::notify::after_run(drill, &report, written.is_ok().then_some(path.as_path())).await;
     Ok(Executed::Ran {
         code,
         run_id,

@@ -27,6 +27,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "lab",
     "probes",
     "stop",
+    "notify",
 ];
 
 pub const DEFAULT_TTL: i64 = 60;
@@ -94,6 +95,7 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
     let probes = super::probes::read(r, root, stop.as_ref());
     let alarms = super::alarms::read(r, stop.as_ref(), regions.as_ref());
     let lab = super::lab::read(r, root);
+    let notify = super::notify::read(r, root);
 
     let drill = Drill {
         path: path.to_path_buf(),
@@ -120,6 +122,7 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
         probes: probes?,
         alarms: alarms?,
         lab: lab?,
+        notify: notify?,
     };
     (!r.has_errors()).then_some(drill)
 }

@@ -13,6 +13,7 @@ mod files;
 mod groups;
 mod lab;
 pub mod model;
+pub mod notify;
 mod probes;
 mod reader;
 mod records;
@@ -36,6 +37,7 @@ pub use drill::{
 pub use files::drill_files;
 pub use lab::LabSettings;
 pub use model::*;
+pub use notify::Notify;
 pub use schedule::parse_cron;
 
 /// Reads and validates a drill file. An unreadable file is one diagnostic; `Drill::sha256` is the

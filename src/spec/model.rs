@@ -34,6 +34,8 @@ pub struct Drill {
     pub alarms: Option<super::alarms::AlarmWatch>,
     /// `[lab]`: how the embedded lab's world differs from its defaults under `--lab`.
     pub lab: Option<super::lab::LabSettings>,
+    /// `[notify]`: the command run after each drill that produced a report.
+    pub notify: Option<super::notify::Notify>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
