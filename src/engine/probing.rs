@@ -537,25 +537,34 @@ pub fn measurements(
 }
 
 /// SLO verdicts on probe measurements (each over both directions: the worse one counts).
+/// A per-direction measurement's values: the failover's (`key`) and the fail-back's
+/// (`failback_key`), those that were measured.
+fn both_directions<'a>(
+    m: &'a BTreeMap<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = u64> + 'a {
+    [m.get(key), m.get(&format!("failback_{key}"))]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+}
+
+/// The worse of the failover's and the fail-back's `key`; None when neither was measured.
+pub fn worst_of_directions(m: &BTreeMap<String, Value>, key: &str) -> Option<u64> {
+    both_directions(m, key).max()
+}
+
+/// The failover's and the fail-back's `key` together (lost writes); None when neither was measured.
+pub fn sum_of_directions(m: &BTreeMap<String, Value>, key: &str) -> Option<u64> {
+    both_directions(m, key).reduce(|a, b| a + b)
+}
+
 pub fn slos(drill: &Drill, m: &BTreeMap<String, Value>) -> Vec<SloResult> {
     let Some(config) = &drill.probes else {
         return Vec::new();
     };
-    let worst = |key: &str| {
-        [m.get(key), m.get(&format!("failback_{key}"))]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_u64)
-            .max()
-    };
-    let sum = |key: &str| {
-        let values: Vec<u64> = [m.get(key), m.get(&format!("failback_{key}"))]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_u64)
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum())
-    };
+    let worst = |key: &str| worst_of_directions(m, key);
+    let sum = |key: &str| sum_of_directions(m, key);
     let slo = &config.slo;
     let mut out = Vec::new();
     let mut push =

@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 use super::Report;
+use crate::engine::probing::{sum_of_directions, worst_of_directions};
 
 /// The measurements taken once per direction: the failover's under its own name, the fail-back's
 /// with a `failback_` prefix. In the order the post-mortem reads them.
@@ -502,17 +503,7 @@ pub fn history_header() -> String {
 /// its two directions, and its SLO verdicts.
 pub fn history_line(r: &Report) -> String {
     let m = &r.measurements;
-    let worst = |key: &str| {
-        [m.get(key), m.get(&format!("failback_{key}"))]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_u64)
-            .max()
-    };
-    let lost: Option<u64> = ["lost_writes", "failback_lost_writes"]
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_u64))
-        .reduce(|a, b| a + b);
+    let lost = sum_of_directions(m, "lost_writes");
     let count = |verdict: &str| r.slos.iter().filter(|s| s.verdict() == verdict).count();
     let slos = match r.slos.len() {
         0 => "-".to_string(),
@@ -536,7 +527,7 @@ pub fn history_line(r: &Report) -> String {
         r.outcome.as_str(),
         r.started_at.format("%Y-%m-%d %H:%M:%S"),
         short(elapsed),
-        worst("write_outage_ms")
+        worst_of_directions(m, "write_outage_ms")
             .map(short)
             .unwrap_or_else(|| "-".to_string()),
         lost.map(|l| l.to_string())
