@@ -1392,6 +1392,33 @@ fn the_daemon_runs_a_lab_drill_at_a_seconds_granularity_schedule() {
 }
 
 #[test]
+fn the_daemon_warns_at_load_when_a_drills_notify_program_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = drill_text(
+        "paged",
+        "0 10 * * TUE#1",
+        "",
+        "[notify]\ncommand = [\"./page.sh\"]\n",
+    );
+    write(dir.path(), "paged.toml", &text);
+    let mut d = Proc::spawn(Drill::new().state_dir(&dir.path().join("state")).args([
+        "schedule".as_ref(),
+        dir.path().as_os_str(),
+        "--lab".as_ref(),
+    ]));
+    let line = d.wait_for("notify.command", Duration::from_secs(30));
+    assert!(
+        line.contains(&format!(
+            "drill paged: notify.command program {} does not exist; its runs will be refused until the program is there",
+            dir.path().join("./page.sh").display()
+        )),
+        "{line}"
+    );
+    // Still scheduled: the program may arrive before the fire.
+    d.wait_for("1 scheduled drill(s), 0 rejected", Duration::from_secs(30));
+}
+
+#[test]
 fn sigterm_mid_drill_rolls_it_back_and_leaves_the_world_as_it_began() {
     let dir = tempfile::tempdir().unwrap();
     let drills = dir.path().join("drills");

@@ -2,7 +2,7 @@
 //! the report rendered as Markdown on stdin. A hook that fails is a warning, never a change of the
 //! drill's outcome or exit code: the drill is over by then.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
@@ -32,61 +32,17 @@ pub async fn after_run(drill: &Drill, report: &Report, report_path: Option<&Path
     }
 }
 
-/// Where the program of `notify` is: a path with a `/` (relative ones from the drill file's
-/// folder), else the first executable of that name on `PATH`. An error says why it is not
-/// runnable. Checked before a drill starts, so a drill never runs unattended without the
-/// notification its team asked for.
-pub fn program(drill: &Drill, notify: &Notify) -> Result<PathBuf, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let name = &notify.command[0];
-    if name.contains('/') {
-        let path = folder(drill).join(name);
-        return if executable(&path) {
-            Ok(path)
-        } else if path.exists() {
-            Err(format!(
-                "notify.command program {} is not an executable file",
-                path.display()
-            ))
-        } else {
-            Err(format!(
-                "notify.command program {} does not exist",
-                path.display()
-            ))
-        };
-    }
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|dir| dir.join(name))
-        .find(|p| executable(p))
-        .ok_or_else(|| format!("notify.command program {name:?} is not an executable on PATH"))
-}
-
-/// The drill file's folder: the command's working directory and the base of a relative program.
-fn folder(drill: &Drill) -> &Path {
-    drill
-        .path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
 async fn run(
     notify: &Notify,
     drill: &Drill,
     report: &Report,
     report_path: Option<&Path>,
 ) -> Result<(), String> {
-    let program = program(drill, notify)?;
+    let program = notify.program(&drill.path)?;
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let mut child = Command::new(&program)
         .args(&notify.command[1..])
-        .current_dir(folder(drill))
+        .current_dir(Notify::folder(&drill.path))
         .env("DRILL_RUN_ID", &report.run_id)
         .env("DRILL_NAME", &report.drill.name)
         .env("DRILL_FILE", absolute(&drill.path))

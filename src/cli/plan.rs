@@ -5,7 +5,7 @@ use crate::engine::preflight::preflight;
 
 use super::args::{Cli, PlanArgs};
 use super::{CliError, exit};
-use super::{common, lab, notify};
+use super::{common, lab};
 
 pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
     let drill = common::load(&args.file)?;
@@ -13,7 +13,7 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
     let notify = drill
         .notify
         .as_ref()
-        .map(|n| notify::program(&drill, n).map(|program| (n, program)));
+        .map(|n| n.program(&drill.path).map(|program| (n, program)));
     let plan = match (preflight(&drill, &target.cloud).await, &notify) {
         (Ok(plan), None | Some(Ok(_))) => plan,
         (result, _) => {

@@ -88,7 +88,8 @@ pub(super) async fn execute(
 ) -> Result<Executed, CliError> {
     let state_dir = common::state_dir(cli)?;
     if let Some(notify) = &drill.notify {
-        super::notify::program(drill, notify)
+        notify
+            .program(&drill.path)
             .map_err(|e| CliError::Refused(format!("{e}; nothing was changed")))?;
     }
     let target = lab::target(cli, drill, how.lab).await?;

@@ -238,6 +238,11 @@ impl<'r> Daemon<'r> {
                 continue;
             }
             let name = &s.drill.name;
+            if let Some(Err(e)) = s.drill.notify.as_ref().map(|n| n.program(path)) {
+                tracing::warn!(
+                    "drill {name}: {e}; its runs will be refused until the program is there"
+                );
+            }
             let entry = self.state.drills.entry(name.clone()).or_insert_with(|| {
                 dirty = true;
                 DrillState {

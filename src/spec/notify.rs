@@ -3,6 +3,7 @@
 //! The command is an argument vector, never a shell line; what it gets is documented in
 //! `docs/drill-format.md`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -39,6 +40,49 @@ pub struct Notify {
 impl Notify {
     pub fn wants(&self, outcome: &str) -> bool {
         self.on.iter().any(|o| o == outcome)
+    }
+
+    /// Where the program is: a path with a `/` (relative ones from the folder of `drill_file`),
+    /// else the first executable of that name on `PATH`; an error says why it cannot run. Not part
+    /// of validation (the machine that validates a file need not be the one that runs it): checked
+    /// before a drill starts and when the scheduler loads it.
+    pub fn program(&self, drill_file: &Path) -> Result<PathBuf, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let executable = |p: &Path| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        let name = &self.command[0];
+        if name.contains('/') {
+            let path = Self::folder(drill_file).join(name);
+            return if executable(&path) {
+                Ok(path)
+            } else if path.exists() {
+                Err(format!(
+                    "notify.command program {} is not an executable file",
+                    path.display()
+                ))
+            } else {
+                Err(format!(
+                    "notify.command program {} does not exist",
+                    path.display()
+                ))
+            };
+        }
+        std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|dir| dir.join(name))
+            .find(|p| executable(p))
+            .ok_or_else(|| format!("notify.command program {name:?} is not an executable on PATH"))
+    }
+
+    /// The drill file's folder: the command's working directory and the base of a relative program.
+    pub fn folder(drill_file: &Path) -> &Path {
+        drill_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
     }
 }
 
