@@ -432,6 +432,14 @@ pub enum CloudError {
         resource: String,
         message: String,
     },
+    /// Never sent: this process cannot make the request as configured (a region it has no client
+    /// for, a malformed region). No AWS error code, because AWS never saw it.
+    #[error("{operation} on {resource} was not sent: {message}")]
+    Config {
+        operation: String,
+        resource: String,
+        message: String,
+    },
 }
 
 impl CloudError {
@@ -439,7 +447,7 @@ impl CloudError {
     pub fn code(&self) -> Option<&str> {
         match self {
             CloudError::NotFound { code, .. } | CloudError::Api { code, .. } => Some(code),
-            CloudError::Transport { .. } => None,
+            CloudError::Transport { .. } | CloudError::Config { .. } => None,
         }
     }
 }

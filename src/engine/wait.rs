@@ -21,7 +21,8 @@ pub enum WaitError {
 }
 
 /// Polls `probe` until it returns Some, on the clock, for at most `timeout`. A cloud error ends the
-/// wait only if it is not found or the deadline passes; other errors are retried.
+/// wait only if it is not found, could not be sent at all, or the deadline passes; other errors
+/// are retried.
 async fn until<T, F, Fut>(
     clock: &Clock,
     what: &str,
@@ -38,7 +39,10 @@ where
         let last = match probe().await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(seen)) => Some(seen),
-            Err(e @ CloudError::NotFound { .. }) => return Err(e.into()),
+            // Asking again cannot help: the thing is gone, or the request cannot even be made.
+            Err(e @ (CloudError::NotFound { .. } | CloudError::Config { .. })) => {
+                return Err(e.into());
+            }
             Err(e) => Some(e.to_string()),
         };
         if clock.elapsed().saturating_sub(started) + poll > timeout {
@@ -185,5 +189,64 @@ pub async fn sleep_with_countdown(clock: &Clock, what: &str, total: Duration) {
         let step = left.min(tick);
         clock.sleep(step).await;
         left -= step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str) -> CloudError {
+        CloudError::Api {
+            operation: "DescribeGlobalClusters".to_string(),
+            resource: "global cluster g".to_string(),
+            code: code.to_string(),
+            message: "m".to_string(),
+        }
+    }
+
+    /// Each wait is polled at most `polls` times: how many calls it took to end, and how.
+    async fn ends_after(error: CloudError) -> (u32, Result<(), WaitError>) {
+        let clock = Clock::scaled(1000.0);
+        let mut calls = 0;
+        let result = until(
+            &clock,
+            "the writer",
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            || {
+                calls += 1;
+                let error = error.clone();
+                async move { Err::<Result<(), String>, _>(error) }
+            },
+        )
+        .await;
+        (calls, result)
+    }
+
+    #[tokio::test]
+    async fn only_errors_that_asking_again_could_fix_are_retried() {
+        let (calls, result) = ends_after(api("Throttling")).await;
+        assert!(calls > 1, "{calls}");
+        assert!(
+            matches!(result, Err(WaitError::Timeout { last: Some(l), .. }) if l.contains("Throttling"))
+        );
+
+        let gone = CloudError::NotFound {
+            resource: "global cluster g".to_string(),
+            code: "GlobalClusterNotFoundFault".to_string(),
+        };
+        let unsendable = CloudError::Config {
+            operation: "DescribeGlobalClusters".to_string(),
+            resource: "global cluster g".to_string(),
+            message: "no RDS client for region \"eu-west-1\"".to_string(),
+        };
+        for error in [gone, unsendable] {
+            let (calls, result) = ends_after(error.clone()).await;
+            assert_eq!(calls, 1, "{error}");
+            assert!(
+                matches!(result, Err(WaitError::Cloud(e)) if e.to_string() == error.to_string())
+            );
+        }
     }
 }

@@ -38,10 +38,9 @@ impl AwsAlarms {
             return Ok(client.clone());
         }
         let Some(config) = &self.config else {
-            return Err(CloudError::Api {
+            return Err(CloudError::Config {
                 operation: "DescribeAlarms".to_string(),
                 resource: resource.to_string(),
-                code: "UnknownRegion".to_string(),
                 message: format!("no CloudWatch client for region {region:?}"),
             });
         };

@@ -194,10 +194,9 @@ fn check_region(region: &str) -> Result<(), CloudError> {
     if well_formed {
         Ok(())
     } else {
-        Err(CloudError::Api {
+        Err(CloudError::Config {
             operation: "connect".to_string(),
             resource: format!("region {region:?}"),
-            code: "InvalidRegion".to_string(),
             message: "a region is lower-case letters, digits and dashes, like us-east-1"
                 .to_string(),
         })
@@ -251,6 +250,9 @@ mod tests {
             ..AwsOptions::default()
         };
         let err = connect(opts).await.err().expect("refused");
-        assert_eq!(err.code(), Some("InvalidRegion"));
+        assert!(
+            matches!(&err, CloudError::Config { resource, .. } if resource == "region \"US East\""),
+            "{err:?}"
+        );
     }
 }

@@ -26,10 +26,9 @@ impl AwsGlobalDatabase {
         self.clients.get(region).ok_or_else(|| {
             let mut known: Vec<&str> = self.clients.keys().map(String::as_str).collect();
             known.sort_unstable();
-            CloudError::Api {
+            CloudError::Config {
                 operation: operation.to_string(),
                 resource: resource.to_string(),
-                code: "UnknownRegion".to_string(),
                 message: format!(
                     "no RDS client for region {region:?}; the configured regions are [{}]",
                     known.join(", ")
@@ -298,7 +297,8 @@ mod tests {
             .describe_global_cluster("eu-west-1", "app-global")
             .await
             .expect_err("no client");
-        assert_eq!(err.code(), Some("UnknownRegion"));
+        assert!(matches!(err, CloudError::Config { .. }), "{err:?}");
+        assert_eq!(err.code(), None);
         assert!(err.to_string().contains("eu-west-1"), "{err}");
     }
 }
