@@ -504,22 +504,57 @@ fn env_of(dir: &Path) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// A lab run at 60x of the example drill with `notify` (the `[notify]` table's keys) appended, in a
+/// fresh folder that also holds a [`hook`] exiting `hook_exit`, if given. Checks the exit code.
+struct Notified {
+    dir: tempfile::TempDir,
+    file: std::path::PathBuf,
+    ran: Ran,
+    report: Report,
+}
+
+fn run_notified(notify: &str, hook_exit: Option<i32>, faults: &[&str], code: i32) -> Notified {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(exit) = hook_exit {
+        hook(dir.path(), exit);
+    }
+    let file = example_with(dir.path(), &format!("[notify]\n{notify}"));
+    let (ran, report) = lab_run_with(
+        Drill::new(),
+        file.to_str().unwrap(),
+        faults,
+        Some("60"),
+        code,
+    );
+    Notified {
+        dir,
+        file,
+        ran,
+        report,
+    }
+}
+
+impl Notified {
+    fn logged(&self, line: &str) -> bool {
+        self.ran.stderr.contains(line)
+    }
+}
+
 #[test]
 fn notify_runs_its_command_with_the_outcome_and_the_rendered_report() {
-    let dir = tempfile::tempdir().unwrap();
-    hook(dir.path(), 0);
     // `on` left out: every outcome; a relative program is the drill folder's.
-    let file = example_with(
-        dir.path(),
-        "[notify]\ncommand = [\"./hook.sh\", \"--channel\", \"#sre drills\"]\n",
+    let n = run_notified(
+        "command = [\"./hook.sh\", \"--channel\", \"#sre drills\"]\n",
+        Some(0),
+        &[],
+        0,
     );
-    let (ran, r) = lab_run_with(Drill::new(), file.to_str().unwrap(), &[], Some("60"), 0);
+    let (dir, file, r) = (&n.dir, &n.file, &n.report);
     assert_eq!(r.outcome, "passed");
     assert!(
-        ran.stderr
-            .contains("notify: `./hook.sh --channel #sre drills` ran for outcome passed"),
+        n.logged("notify: `./hook.sh --channel #sre drills` ran for outcome passed"),
         "{}",
-        ran.stderr
+        n.ran.stderr
     );
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     assert_eq!(read("args"), "--channel\n#sre drills\n");
@@ -533,7 +568,7 @@ fn notify_runs_its_command_with_the_outcome_and_the_rendered_report() {
     assert_eq!(env["DRILL_OUTCOME"], "passed");
     assert_eq!(env["DRILL_EXIT_CODE"], "0");
     assert_eq!(env["DRILL_RECOVER_COMMAND"], "");
-    assert_eq!(Path::new(&env["DRILL_FILE"]), file);
+    assert_eq!(Path::new(&env["DRILL_FILE"]), file.as_path());
     // The report it names is the one the run wrote, complete by the time the hook runs.
     assert!(env["DRILL_REPORT"].ends_with("/report.json"), "{env:?}");
     let report: serde_json::Value = serde_json::from_str(&read("report-seen.json")).unwrap();
@@ -545,69 +580,48 @@ fn notify_runs_its_command_with_the_outcome_and_the_rendered_report() {
 
 #[test]
 fn a_failing_notify_command_is_a_warning_and_changes_no_outcome() {
-    let dir = tempfile::tempdir().unwrap();
-    hook(dir.path(), 3);
-    let file = example_with(
-        dir.path(),
-        "[notify]\ncommand = [\"./hook.sh\"]\non = [\"rolled_back\", \"rollback_incomplete\"]\n",
-    );
-    let (ran, r) = lab_run_with(
-        Drill::new(),
-        file.to_str().unwrap(),
+    let n = run_notified(
+        "command = [\"./hook.sh\"]\non = [\"rolled_back\", \"rollback_incomplete\"]\n",
+        Some(3),
         &["switchover-fails"],
-        Some("60"),
         4,
     );
-    assert_eq!(r.outcome, "rolled_back");
+    assert_eq!(n.report.outcome, "rolled_back");
     assert!(
-        ran.stderr
-            .contains("notify: `./hook.sh` failed (exit status: 3): the pager is down"),
+        n.logged("notify: `./hook.sh` failed (exit status: 3): the pager is down"),
         "{}",
-        ran.stderr
+        n.ran.stderr
     );
-    assert_eq!(env_of(dir.path())["DRILL_OUTCOME"], "rolled_back");
-    assert_eq!(env_of(dir.path())["DRILL_EXIT_CODE"], "4");
+    let env = env_of(n.dir.path());
+    assert_eq!(env["DRILL_OUTCOME"], "rolled_back");
+    assert_eq!(env["DRILL_EXIT_CODE"], "4");
 }
 
 #[test]
 fn notify_is_not_run_for_an_outcome_it_does_not_list() {
-    let dir = tempfile::tempdir().unwrap();
-    hook(dir.path(), 0);
-    let file = example_with(
-        dir.path(),
-        "[notify]\ncommand = [\"./hook.sh\"]\non = [\"passed\"]\n",
-    );
-    let (ran, _) = lab_run_with(
-        Drill::new(),
-        file.to_str().unwrap(),
+    let n = run_notified(
+        "command = [\"./hook.sh\"]\non = [\"passed\"]\n",
+        Some(0),
         &["secondary-pending-resync"],
-        Some("60"),
         3,
     );
-    assert!(!dir.path().join("env").exists(), "the hook ran");
-    assert!(!ran.stderr.contains("notify:"), "{}", ran.stderr);
+    assert!(!n.dir.path().join("env").exists(), "the hook ran");
+    assert!(!n.logged("notify:"), "{}", n.ran.stderr);
 }
 
 #[test]
 fn a_notify_command_that_hangs_is_killed_at_its_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = example_with(
-        dir.path(),
-        "[notify]\ncommand = [\"sleep\", \"600\"]\ntimeout = \"1s\"\n",
-    );
-    let (ran, r) = lab_run_with(
-        Drill::new(),
-        file.to_str().unwrap(),
+    let n = run_notified(
+        "command = [\"sleep\", \"600\"]\ntimeout = \"1s\"\n",
+        None,
         &["secondary-pending-resync"],
-        Some("60"),
         3,
     );
-    assert_eq!(r.outcome, "refused");
+    assert_eq!(n.report.outcome, "refused");
     assert!(
-        ran.stderr
-            .contains("notify: `sleep 600` was killed after its timeout of 1s"),
+        n.logged("notify: `sleep 600` was killed after its timeout of 1s"),
         "{}",
-        ran.stderr
+        n.ran.stderr
     );
 }
 
