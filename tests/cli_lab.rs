@@ -535,8 +535,8 @@ fn run_notified(notify: &str, hook_exit: Option<i32>, faults: &[&str], code: i32
 }
 
 impl Notified {
-    fn logged(&self, line: &str) -> bool {
-        self.ran.stderr.contains(line)
+    fn assert_logged(&self, line: &str) {
+        assert!(self.ran.stderr.contains(line), "{}", self.ran.stderr);
     }
 }
 
@@ -551,11 +551,7 @@ fn notify_runs_its_command_with_the_outcome_and_the_rendered_report() {
     );
     let (dir, file, r) = (&n.dir, &n.file, &n.report);
     assert_eq!(r.outcome, "passed");
-    assert!(
-        n.logged("notify: `./hook.sh --channel #sre drills` ran for outcome passed"),
-        "{}",
-        n.ran.stderr
-    );
+    n.assert_logged("notify: `./hook.sh --channel #sre drills` ran for outcome passed");
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     assert_eq!(read("args"), "--channel\n#sre drills\n");
     assert_eq!(
@@ -587,11 +583,7 @@ fn a_failing_notify_command_is_a_warning_and_changes_no_outcome() {
         4,
     );
     assert_eq!(n.report.outcome, "rolled_back");
-    assert!(
-        n.logged("notify: `./hook.sh` failed (exit status: 3): the pager is down"),
-        "{}",
-        n.ran.stderr
-    );
+    n.assert_logged("notify: `./hook.sh` failed (exit status: 3): the pager is down");
     let env = env_of(n.dir.path());
     assert_eq!(env["DRILL_OUTCOME"], "rolled_back");
     assert_eq!(env["DRILL_EXIT_CODE"], "4");
@@ -606,7 +598,7 @@ fn notify_is_not_run_for_an_outcome_it_does_not_list() {
         3,
     );
     assert!(!n.dir.path().join("env").exists(), "the hook ran");
-    assert!(!n.logged("notify:"), "{}", n.ran.stderr);
+    assert!(!n.ran.stderr.contains("notify:"), "{}", n.ran.stderr);
 }
 
 #[test]
@@ -618,11 +610,7 @@ fn a_notify_command_that_hangs_is_killed_at_its_timeout() {
         3,
     );
     assert_eq!(n.report.outcome, "refused");
-    assert!(
-        n.logged("notify: `sleep 600` was killed after its timeout of 1s"),
-        "{}",
-        n.ran.stderr
-    );
+    n.assert_logged("notify: `sleep 600` was killed after its timeout of 1s");
 }
 
 #[test]
