@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use failover_drill::clock::Clock;
 use failover_drill::cloud::aws::{AwsOptions, connect};
+use failover_drill::cloud::memory::MemoryCloud;
 use failover_drill::cloud::{ChangeAction, Cloud, RecordChange, RecordSet};
 use failover_drill::engine::Outcome;
 use failover_drill::lab::{self, LAB_ACCESS_KEY_ID, LAB_SECRET_ACCESS_KEY, LabOptions};
@@ -994,6 +995,51 @@ async fn the_lease_is_exclusive_released_and_taken_over_only_when_stale() {
     .unwrap();
     let lost = winner.renew().await.unwrap_err();
     assert!(matches!(lost, LeaseError::Lost { .. }), "{lost}");
+}
+
+/// Two hosts whose clocks differ by more than the takeover margin could each judge the other's
+/// live lease stale; each host holds its own clock to Route 53's instead.
+#[tokio::test]
+async fn a_host_whose_clock_is_off_gives_the_lease_back() {
+    let place = Place {
+        zone_id: "Z1".to_string(),
+        zone_name: "example.com.".to_string(),
+        global_cluster: "g".to_string(),
+    };
+    let key = place.key(&place.lease_name());
+    // Route 53's clock ahead of this host's, and what the lease makes of it.
+    for (route53_ahead, expected) in [(95, Some(-95)), (-95, Some(95)), (20, None)] {
+        let mut memory = MemoryCloud::new();
+        memory.route53_clock_ahead = TimeDelta::seconds(route53_ahead);
+        memory.add_zone("Z1", "example.com");
+        let route53 = memory.cloud().route53;
+        let taken = Lease::acquire(
+            route53.clone(),
+            Clock::real(),
+            place.clone(),
+            "host-a/1",
+            "run-1",
+            "d",
+        )
+        .await;
+        match (taken, expected) {
+            (Ok(lease), None) => lease.release().await.unwrap(),
+            (Err(e @ LeaseError::ClockOffset { offset, .. }), Some(expected)) => {
+                // Whole seconds, give or take the one the call itself took.
+                assert!((offset - expected).abs() <= 1, "{offset} for {expected}");
+                let text = e.to_string();
+                let side = if expected > 0 { "ahead of" } else { "behind" };
+                assert!(
+                    text.contains(&format!("{side} Route 53's"))
+                        && text.contains("within 30s of AWS time"),
+                    "{text}"
+                );
+            }
+            (other, expected) => panic!("{expected:?}: {:?}", other.map(|l| l.holder())),
+        }
+        // Given back either way: nothing of the lease is left in the zone.
+        assert_eq!(route53.get_record(&key).await.unwrap(), None);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -71,6 +71,8 @@ pub struct MemoryCloud {
     pub insync_polls: u32,
     /// How many DescribeGlobalClusters a promotion stays in progress.
     pub promotion_polls: u32,
+    /// How far Route 53's clock (its changes' SubmittedAt) runs ahead of this host's.
+    pub route53_clock_ahead: chrono::TimeDelta,
 }
 
 impl MemoryCloud {
@@ -396,6 +398,7 @@ impl Route53 for MemoryCloud {
         Ok(vec![ChangeInfo {
             id,
             status: ChangeStatus::Pending,
+            submitted_at: Some(chrono::Utc::now() + self.route53_clock_ahead),
         }])
     }
 
@@ -415,6 +418,7 @@ impl Route53 for MemoryCloud {
         Ok(ChangeInfo {
             id: change_id.to_string(),
             status,
+            submitted_at: None,
         })
     }
 

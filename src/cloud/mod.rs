@@ -203,6 +203,10 @@ pub struct ChangeInfo {
     /// The bare change id, without the `/change/` prefix.
     pub id: String,
     pub status: ChangeStatus,
+    /// When Route 53 accepted the change, on its own clock: the reference the lease holds every
+    /// host's clock to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

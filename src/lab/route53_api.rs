@@ -126,7 +126,7 @@ pub fn execute(
                 )
             })?;
             let mut w = XmlWriter::document("GetChangeResponse", ROUTE53_NS);
-            change_info(&mut w, world, change);
+            change_info(&mut w, change);
             Ok(w.finish())
         }
         Op::ListHealthChecks => list_health_checks(world, query),
@@ -525,11 +525,11 @@ fn change_resource_record_sets(
             ),
         })?;
     let mut w = XmlWriter::document("ChangeResourceRecordSetsResponse", ROUTE53_NS);
-    change_info(&mut w, world, &change);
+    change_info(&mut w, &change);
     Ok(w.finish())
 }
 
-fn change_info(w: &mut XmlWriter, world: &World, c: &ChangeRecord) {
+fn change_info(w: &mut XmlWriter, c: &ChangeRecord) {
     let status = match c.status {
         ChangeStatus::Pending => "PENDING",
         ChangeStatus::Insync => "INSYNC",
@@ -537,7 +537,7 @@ fn change_info(w: &mut XmlWriter, world: &World, c: &ChangeRecord) {
     w.open("ChangeInfo")
         .leaf("Id", format!("/change/{}", c.id))
         .leaf("Status", status)
-        .leaf("SubmittedAt", timestamp(world.truth.at(c.submitted)))
+        .leaf("SubmittedAt", timestamp(c.submitted_at))
         .leaf_opt("Comment", c.comment.as_deref())
         .close();
 }

@@ -28,6 +28,10 @@ pub struct ChangeRecord {
     pub zone_id: String,
     pub status: ChangeStatus,
     pub submitted: Duration,
+    /// When it was accepted on the wall clock: its `SubmittedAt`. AWS stamps changes with real
+    /// time, and a drill on the real clock holds its own clock to it (the lease), so the lab does
+    /// too while its world runs on the modelled clock.
+    pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub comment: Option<String>,
     /// The zone's records after this change: what the name servers serve once it is INSYNC.
     records: Records,
@@ -457,6 +461,7 @@ impl World {
             zone_id: zone_id.to_string(),
             status: ChangeStatus::Pending,
             submitted: self.now,
+            submitted_at: chrono::Utc::now(),
             comment,
             records,
         };

@@ -14,7 +14,9 @@
 //! - **release**: `DELETE` of exactly what we wrote.
 //!
 //! The lease is the tool's own record, not part of the service, so it is not journaled as a drill
-//! change; expiry is its crash recovery. Hosts must agree on the time to within [`CLOCK_SKEW`].
+//! change; expiry is its crash recovery. Hosts must agree on the time to within [`CLOCK_SKEW`]:
+//! every lease taken compares this host's clock with Route 53's (the change's `SubmittedAt`) and is
+//! given back at once when they differ by more than [`MAX_CLOCK_OFFSET`].
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -23,7 +25,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::clock::Clock;
-use crate::cloud::{ChangeAction, CloudError, RecordChange, RecordKey, RecordSet, Route53, fqdn};
+use crate::cloud::{
+    ChangeAction, ChangeInfo, CloudError, RecordChange, RecordKey, RecordSet, Route53, fqdn,
+};
 use crate::spec::Drill;
 
 /// How long a lease lasts unless renewed.
@@ -184,6 +188,37 @@ pub enum LeaseError {
     },
     #[error("lease {record}: the record kept changing under us; gave up after {ATTEMPTS} attempts")]
     Contended { record: String },
+    #[error(
+        "this host's clock is {} {} Route 53's (the time it accepted the lease change on {record}); leases need every host within {} of AWS time, or one host could take over another's live lease. Fix this host's time sync (NTP); the lease was given back",
+        humantime::format_duration(Duration::from_secs(offset.unsigned_abs())),
+        if *offset > 0 { "ahead of" } else { "behind" },
+        humantime::format_duration(MAX_CLOCK_OFFSET)
+    )]
+    ClockOffset {
+        record: String,
+        /// Seconds this host is ahead of Route 53 (negative: behind).
+        offset: i64,
+    },
+}
+
+/// How far this host's clock may be from Route 53's: half of [`CLOCK_SKEW`], so any two hosts
+/// that pass agree within it.
+pub const MAX_CLOCK_OFFSET: Duration = Duration::from_secs(CLOCK_SKEW.as_secs() / 2);
+
+/// This host's clock against Route 53's, from a change sent at `sent` and answered by now: Some
+/// offset in whole seconds (positive: this host is ahead) when it is past [`MAX_CLOCK_OFFSET`].
+/// Only a real clock is judged (a lab's modelled clock runs ahead by design), and only a change
+/// that carries Route 53's time.
+fn clock_offset(clock: &Clock, sent: DateTime<Utc>, infos: &[ChangeInfo]) -> Option<i64> {
+    if clock.scale() != 1.0 {
+        return None;
+    }
+    let theirs = infos.iter().find_map(|i| i.submitted_at)?;
+    let now = clock.now();
+    // The change was accepted somewhere between sending and the answer: judge from the middle.
+    let mine = sent + (now - sent) / 2;
+    let offset = (mine - theirs).num_seconds();
+    (offset.unsigned_abs() > MAX_CLOCK_OFFSET.as_secs()).then_some(offset)
 }
 
 /// Route 53 refuses a CREATE of an existing record, and a DELETE that does not match exactly, with
@@ -271,11 +306,15 @@ impl Lease {
                 record: record.clone(),
             };
             let comment = format!("drill lease: take for run {run_id}");
+            let sent = clock.now();
             match route53
                 .change_records(&place.zone_id, std::slice::from_ref(&create), &comment)
                 .await
             {
-                Ok(_) => return Ok(Lease::held(route53, clock, place, name, holder, record)),
+                Ok(infos) => {
+                    let lease = Lease::held(route53, clock, place, name, holder, record);
+                    return lease.checked(sent, &infos).await;
+                }
                 Err(e) if refused(&e) => last_refusal = Some(e),
                 Err(e) => return Err(cloud(e)),
             }
@@ -316,19 +355,23 @@ impl Lease {
             } else {
                 format!("drill lease: take over the expired lease of {theirs}")
             };
+            let sent = clock.now();
             match route53
                 .change_records(&place.zone_id, &takeover, &comment)
                 .await
             {
-                Ok(_) if recovered_run => {
-                    tracing::info!("took over the lease {name} of {theirs} to recover that run");
-                    return Ok(Lease::held(route53, clock, place, name, holder, record));
-                }
-                Ok(_) => {
-                    tracing::warn!(
-                        "took over the expired lease {name} of {theirs}; that run did not release it (it probably died: see `drill recover`)"
-                    );
-                    return Ok(Lease::held(route53, clock, place, name, holder, record));
+                Ok(infos) => {
+                    if recovered_run {
+                        tracing::info!(
+                            "took over the lease {name} of {theirs} to recover that run"
+                        );
+                    } else {
+                        tracing::warn!(
+                            "took over the expired lease {name} of {theirs}; that run did not release it (it probably died: see `drill recover`)"
+                        );
+                    }
+                    let lease = Lease::held(route53, clock, place, name, holder, record);
+                    return lease.checked(sent, &infos).await;
                 }
                 // Someone else changed the record first: look again.
                 Err(e) if refused(&e) => continue,
@@ -358,6 +401,19 @@ impl Lease {
             name,
             current: Mutex::new((holder, record)),
         }
+    }
+
+    /// Keeps the lease just taken only if this host's clock agrees with Route 53's (see
+    /// [`MAX_CLOCK_OFFSET`]); otherwise releases it and says by how much the clock is off.
+    async fn checked(self, sent: DateTime<Utc>, infos: &[ChangeInfo]) -> Result<Lease, LeaseError> {
+        let Some(offset) = clock_offset(&self.clock, sent, infos) else {
+            return Ok(self);
+        };
+        let record = self.name.clone();
+        if let Err(e) = self.release().await {
+            tracing::warn!("{e}");
+        }
+        Err(LeaseError::ClockOffset { record, offset })
     }
 
     fn current(&self) -> (Holder, RecordSet) {

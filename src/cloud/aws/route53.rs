@@ -376,9 +376,11 @@ fn change_info(
             ));
         }
     };
+    let at = info.submitted_at();
     Ok(ChangeInfo {
         id: bare_change_id(&info.id).to_string(),
         status,
+        submitted_at: chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()),
     })
 }
 
