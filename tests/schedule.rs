@@ -1040,6 +1040,36 @@ async fn a_host_whose_clock_is_off_gives_the_lease_back() {
         // Given back either way: nothing of the lease is left in the zone.
         assert_eq!(route53.get_record(&key).await.unwrap(), None);
     }
+
+    // A lease that looks stale on a wrong clock may be live: one taken over is put back as it was.
+    let mut memory = MemoryCloud::new();
+    memory.route53_clock_ahead = TimeDelta::seconds(-95);
+    memory.add_zone("Z1", "example.com");
+    let route53 = memory.cloud().route53;
+    let theirs = stale_lease(&place, "host-z/9");
+    let create = RecordChange {
+        action: ChangeAction::Create,
+        record: theirs.clone(),
+    };
+    route53
+        .change_records("Z1", &[create], "a lease of another host")
+        .await
+        .unwrap();
+    let taken = Lease::acquire(
+        route53.clone(),
+        Clock::real(),
+        place.clone(),
+        "host-a/1",
+        "run-2",
+        "d",
+    )
+    .await;
+    assert!(
+        matches!(taken, Err(LeaseError::ClockOffset { offset, .. }) if (94..=96).contains(&offset)),
+        "{:?}",
+        taken.map(|l| l.holder())
+    );
+    assert_eq!(route53.get_record(&key).await.unwrap(), Some(theirs));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -359,10 +359,16 @@ impl Route53 for MemoryCloud {
         if !state.zones.iter().any(|z| z.id == zone_id) {
             return Err(not_found(zone_id, "NoSuchHostedZone"));
         }
-        // Validate the whole batch first: Route 53 applies all changes or none.
+        // Validate the whole batch first: Route 53 applies all changes or none, each against the
+        // records as the ones before it in the batch left them (DELETE then CREATE of one name
+        // replaces it).
+        let mut after: BTreeMap<RecordKey, Option<RecordSet>> = BTreeMap::new();
         for change in changes {
             let key = change.record.key(zone_id);
-            let existing = state.records.get(&key);
+            let existing = match after.get(&key) {
+                Some(planned) => planned.as_ref(),
+                None => state.records.get(&key),
+            };
             let problem = match (change.action, existing) {
                 (ChangeAction::Create, Some(_)) => Some("it already exists"),
                 (ChangeAction::Delete, None) => Some("it was not found"),
@@ -379,6 +385,11 @@ impl Route53 for MemoryCloud {
                     &format!("Tried to {:?} {key} but {problem}", change.action),
                 ));
             }
+            let planned = match change.action {
+                ChangeAction::Delete => None,
+                ChangeAction::Create | ChangeAction::Upsert => Some(change.record.clone()),
+            };
+            after.insert(key, planned);
         }
         for change in changes {
             let key = change.record.key(zone_id);

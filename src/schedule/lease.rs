@@ -313,7 +313,7 @@ impl Lease {
             {
                 Ok(infos) => {
                     let lease = Lease::held(route53, clock, place, name, holder, record);
-                    return lease.checked(sent, &infos).await;
+                    return lease.checked(sent, &infos, None).await;
                 }
                 Err(e) if refused(&e) => last_refusal = Some(e),
                 Err(e) => return Err(cloud(e)),
@@ -371,7 +371,9 @@ impl Lease {
                         );
                     }
                     let lease = Lease::held(route53, clock, place, name, holder, record);
-                    return lease.checked(sent, &infos).await;
+                    // Judged stale on this host's clock: if that clock is wrong, the lease it
+                    // replaced may be live, and goes back exactly as it was.
+                    return lease.checked(sent, &infos, Some(existing)).await;
                 }
                 // Someone else changed the record first: look again.
                 Err(e) if refused(&e) => continue,
@@ -404,13 +406,44 @@ impl Lease {
     }
 
     /// Keeps the lease just taken only if this host's clock agrees with Route 53's (see
-    /// [`MAX_CLOCK_OFFSET`]); otherwise releases it and says by how much the clock is off.
-    async fn checked(self, sent: DateTime<Utc>, infos: &[ChangeInfo]) -> Result<Lease, LeaseError> {
+    /// [`MAX_CLOCK_OFFSET`]); otherwise gives it back — putting `replaced`, the record a takeover
+    /// deleted, back in its place in the same batch — and says by how much the clock is off.
+    async fn checked(
+        self,
+        sent: DateTime<Utc>,
+        infos: &[ChangeInfo],
+        replaced: Option<RecordSet>,
+    ) -> Result<Lease, LeaseError> {
         let Some(offset) = clock_offset(&self.clock, sent, infos) else {
             return Ok(self);
         };
         let record = self.name.clone();
-        if let Err(e) = self.release().await {
+        let given_back = match replaced {
+            None => self.release().await,
+            Some(theirs) => {
+                let (_, ours) = self.current();
+                let swap = [
+                    RecordChange {
+                        action: ChangeAction::Delete,
+                        record: ours,
+                    },
+                    RecordChange {
+                        action: ChangeAction::Create,
+                        record: theirs,
+                    },
+                ];
+                let comment = "drill lease: put back a lease taken over on a wrong clock";
+                self.route53
+                    .change_records(&self.place.zone_id, &swap, comment)
+                    .await
+                    .map(|_| ())
+                    .map_err(|source| LeaseError::Cloud {
+                        record: record.clone(),
+                        source,
+                    })
+            }
+        };
+        if let Err(e) = given_back {
             tracing::warn!("{e}");
         }
         Err(LeaseError::ClockOffset { record, offset })
