@@ -208,12 +208,7 @@ fn timeline(o: &mut String, r: &Report) {
     for d in directions {
         let name = d["direction"].as_str().unwrap_or("?");
         let target = d["target"].as_str().unwrap_or("?");
-        let at = |key: &str| {
-            d[key]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-        };
+        let at = |key: &str| moment(&d[key]);
         for (key, what) in [
             (
                 "promotion_at",
@@ -241,27 +236,18 @@ fn timeline(o: &mut String, r: &Report) {
             }
         }
         let outage = &d["write_outage"];
-        let from = outage["from"]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-        if let Some(from) = from {
-            events.push((
-                from.with_timezone(&Utc),
-                format!("{name}: canary writes start failing"),
-            ));
-            match outage["to"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            {
+        if let Some(from) = moment(&outage["from"]) {
+            events.push((from, format!("{name}: canary writes start failing")));
+            match moment(&outage["to"]) {
                 Some(to) => events.push((
-                    to.with_timezone(&Utc),
+                    to,
                     format!(
                         "{name}: canary writes work again ({} failed)",
                         outage["failed_writes"]
                     ),
                 )),
                 None => events.push((
-                    from.with_timezone(&Utc),
+                    from,
                     format!("{name}: canary writes never worked again while probing"),
                 )),
             }
@@ -284,6 +270,13 @@ fn timeline(o: &mut String, r: &Report) {
         let since = (t - r.started_at).num_milliseconds().max(0) as u64;
         let _ = writeln!(o, "| {} | {} | {} |", time(&t), millis(since), cell(&what));
     }
+}
+
+/// A report timestamp (RFC 3339) as a moment; None when absent or not a time.
+fn moment(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn measurements(o: &mut String, r: &Report) {
