@@ -57,7 +57,9 @@ fn world() -> MemoryCloud {
         "Z2",
         record("db.example.net.", "CNAME", "writer.cluster.example."),
     );
-    cloud.add_health_check("hc-www");
+    for id in ["hc-www", "hc-us-east-1", "hc-us-west-2"] {
+        cloud.add_health_check(id);
+    }
     cloud.add_global_cluster("app-global", (PRIMARY, "app-use1"), (SECONDARY, "app-usw2"));
     cloud
 }
@@ -149,6 +151,7 @@ fn drill() -> Drill {
         ],
         soak: Duration::from_secs(120),
         failback: true,
+        on_failure: failover_drill::spec::OnFailure::Rollback,
         timeouts: Timeouts {
             insync: Duration::from_secs(300),
             promotion: Duration::from_secs(900),
@@ -474,6 +477,7 @@ async fn a_crash_at_any_call_is_finished_by_recover() {
             poll: Duration::from_secs(5),
             insync_timeout: Duration::from_secs(300),
             promotion_timeout: Duration::from_secs(900),
+            app: None,
         };
         let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
             .await
@@ -518,6 +522,7 @@ async fn an_edit_by_someone_else_is_reported_not_overwritten() {
         poll: Duration::from_secs(5),
         insync_timeout: Duration::from_secs(300),
         promotion_timeout: Duration::from_secs(900),
+            app: None,
     };
     let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
         .await

@@ -14,6 +14,9 @@ pub const REFUSED: i32 = 3;
 pub const ROLLED_BACK: i32 = 4;
 /// Something the drill changed is still changed; the message says what, and `drill recover` fixes it.
 pub const ROLLBACK_INCOMPLETE: i32 = 5;
+/// The drill kept the writer and traffic where they serve instead of moving them back into a
+/// region that cannot (or as `on_failure = "stay"` asks); `drill recover` fails back later.
+pub const HELD: i32 = 6;
 
 pub const HELP: &str = "\
 Exit codes:
@@ -22,7 +25,9 @@ Exit codes:
   2  usage error or invalid drill file (nothing changed)
   3  refused: preflight found the world not ready, or the target is locked (nothing changed)
   4  rolled_back: aborted by a failure or a signal, and every change was rolled back
-  5  rollback_incomplete: something is still changed; run the printed `drill recover` command";
+  5  rollback_incomplete: something is still changed; run the printed `drill recover` command
+  6  held: the writer and traffic were kept where they serve, because moving them back was not
+     safe (or on_failure = \"stay\"); run the printed `drill recover` command once it is";
 
 pub fn for_outcome(outcome: Outcome) -> i32 {
     match outcome {
@@ -31,5 +36,6 @@ pub fn for_outcome(outcome: Outcome) -> i32 {
         Outcome::Refused => REFUSED,
         Outcome::RolledBack => ROLLED_BACK,
         Outcome::RollbackIncomplete => ROLLBACK_INCOMPLETE,
+        Outcome::Held => HELD,
     }
 }

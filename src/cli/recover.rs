@@ -87,6 +87,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         poll: common::POLL,
         insync_timeout: std::time::Duration::from_secs(300),
         promotion_timeout: std::time::Duration::from_secs(1800),
+        app: app_check(&header),
     };
     let recovered = {
         let recovering = engine::recover(&state_dir, replay, &cloud, &opts);
@@ -120,6 +121,20 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
             }
         );
     }
+    if recovery.left.is_empty() && !recovery.held.is_empty() {
+        let lines: Vec<String> = recovery
+            .held
+            .iter()
+            .map(|l| format!("  - {}: {}", l.resource, l.reason))
+            .collect();
+        eprintln!(
+            "HELD — run {} is not failed back yet, because the way back cannot serve:\n{}\nRun `drill recover {}` again once it can.",
+            header.run_id,
+            lines.join("\n"),
+            header.run_id
+        );
+        return Ok(exit::HELD);
+    }
     if recovery.left.is_empty() {
         println!(
             "recovered: every change of run {} is back at its original value",
@@ -139,4 +154,23 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
             header.run_id
         )))
     }
+}
+
+/// The drill's HTTP probe, when its file is still where the run read it and unchanged: undo asks
+/// the application before it sends traffic back. Without it, the database and health checks decide.
+fn app_check(header: &crate::engine::journal::Header) -> Option<engine::undo::AppCheck> {
+    let drill = crate::spec::load(&header.drill_file).ok()?;
+    if drill.sha256 != header.drill_sha256 {
+        tracing::warn!(
+            "{} changed since run {}; recovering from the journal alone",
+            header.drill_file.display(),
+            header.run_id
+        );
+        return None;
+    }
+    let http = drill.probes?.http?;
+    Some(engine::undo::AppCheck {
+        url: http.url,
+        port: None,
+    })
 }

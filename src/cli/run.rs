@@ -336,6 +336,17 @@ fn summarise(report: &Report) {
     for e in &report.errors {
         eprintln!("  error: {e}");
     }
+    if report.outcome == Outcome::Held {
+        eprintln!(
+            "HELD — the writer and traffic were kept where they serve instead of being moved back:"
+        );
+        for l in &report.left {
+            eprintln!("  - {l}");
+        }
+        if let Some(cmd) = &report.recover_command {
+            eprintln!("Fail back once the way back can serve: {cmd}");
+        }
+    }
     if report.outcome == Outcome::RollbackIncomplete {
         eprintln!("STILL CHANGED — the drill could not restore:");
         for l in &report.left {

@@ -363,8 +363,36 @@ impl Route53 for MemoryCloud {
         // records as the ones before it in the batch left them (DELETE then CREATE of one name
         // replaces it).
         let mut after: BTreeMap<RecordKey, Option<RecordSet>> = BTreeMap::new();
+        let mut seen: BTreeMap<RecordKey, ChangeAction> = BTreeMap::new();
         for change in changes {
             let key = change.record.key(zone_id);
+            // A record may only name a health check that exists.
+            if let Some(id) = &change.record.health_check_id
+                && change.action != ChangeAction::Delete
+                && !state.health_checks.contains_key(id)
+            {
+                return Err(api(
+                    OP,
+                    zone_id,
+                    "NoSuchHealthCheck",
+                    &format!("The health check {id} does not exist"),
+                ));
+            }
+            // A record set may appear once per batch, except DELETE then CREATE (a replacement):
+            // two UPSERTs of one set are refused, as Route 53 refuses them.
+            if let Some(prev) = seen.insert(key.clone(), change.action)
+                && !(prev == ChangeAction::Delete && change.action == ChangeAction::Create)
+            {
+                return Err(api(
+                    OP,
+                    zone_id,
+                    "InvalidChangeBatch",
+                    &format!(
+                        "The request contains an invalid set of changes for a resource record set '{} {}'",
+                        key.rtype, key.name
+                    ),
+                ));
+            }
             let existing = match after.get(&key) {
                 Some(planned) => planned.as_ref(),
                 None => state.records.get(&key),

@@ -16,7 +16,7 @@ use crate::spec::Drill;
 use super::journal::{Journal, JournalError, Line, Mutation, Replay};
 use super::outcome::{StepRecord, StepStatus};
 use super::preflight::Plan;
-use super::undo::{Left, Undoer};
+use super::undo::{AppCheck, Left, Reversal, Undoer};
 use super::wait::WaitError;
 
 /// Why a step failed. Any of these starts a rollback.
@@ -35,6 +35,9 @@ pub enum StepError {
     Verify(String),
     #[error("could not restore: {}", .0.iter().map(|l| format!("{}: {}", l.resource, l.reason)).collect::<Vec<_>>().join("; "))]
     Restore(Vec<Left>),
+    /// The way back is not safe: the writer and traffic stay where they serve.
+    #[error("held: {}", .0.iter().map(|l| format!("{}: {}", l.resource, l.reason)).collect::<Vec<_>>().join("; "))]
+    Held(Vec<Left>),
     #[error("interrupted by {0}")]
     Aborted(String),
     /// A stop condition (`[stop]` in the drill file) fired.
@@ -67,6 +70,11 @@ pub struct Ctx<'a> {
     pub probes: Option<&'a crate::probes::Prober>,
     /// The live view's state, when something shows one.
     pub progress: Option<&'a super::progress::Progress>,
+    /// How undo asks the application whether a region serves (the drill's HTTP probe).
+    pub app: Option<AppCheck>,
+    /// Journal entries whose undo already used up its time in this run: the rollback does not
+    /// wait for them again (`drill recover` retries them).
+    pub spent: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 impl Ctx<'_> {
@@ -188,23 +196,32 @@ impl Ctx<'_> {
             poll: self.poll,
             insync_timeout: self.drill.timeouts.insync,
             promotion_timeout: self.drill.timeouts.promotion,
+            app: self.app.clone(),
         }
     }
 
-    /// Undoes the outstanding mutations made by `step`, newest first.
+    /// Undoes the outstanding mutations made by `step` (the drill's own fail-back: it waits for
+    /// the original writer to resync before holding it).
     pub async fn undo_step(&self, step: &str) -> Result<usize, StepError> {
         let replay = self.replay()?;
-        let entries: Vec<_> = replay
-            .outstanding()
-            .into_iter()
-            .filter(|e| e.step == step)
-            .cloned()
-            .collect();
-        let left = self.undoer().undo(&entries).await;
-        if left.is_empty() {
-            Ok(entries.len())
+        let count = replay.outstanding().iter().filter(|e| e.step == step).count();
+        let how = Reversal {
+            wait_for_resync: true,
+            stay: None,
+        };
+        let undone = self
+            .undoer()
+            .undo(&replay.entries, &|e| e.step == step, &how)
+            .await;
+        lock(&self.spent).extend(undone.left.iter().filter(|l| l.spent).map(|l| l.seq));
+        if !undone.left.is_empty() {
+            let mut all = undone.left;
+            all.extend(undone.held);
+            Err(StepError::Restore(all))
+        } else if !undone.held.is_empty() {
+            Err(StepError::Held(undone.held))
         } else {
-            Err(StepError::Restore(left))
+            Ok(count)
         }
     }
 }

@@ -151,6 +151,14 @@ pub enum Line {
         at: DateTime<Utc>,
         reason: String,
     },
+    /// Deliberately not moved back yet: the place it would move traffic or the writer to cannot
+    /// serve (or the drill says `on_failure = "stay"`). Still outstanding: `drill recover` moves it
+    /// once that place can serve.
+    Held {
+        seq: u64,
+        at: DateTime<Utc>,
+        reason: String,
+    },
     /// Restoring failed; `drill recover` will try again.
     UndoFailed {
         seq: u64,
@@ -301,8 +309,19 @@ pub struct Entry {
     pub done: bool,
     pub failed: Option<String>,
     pub undone: bool,
+    /// How it was undone: `restored`, or `already` when it was found at its original value.
+    pub undone_how: Option<String>,
     pub kept: bool,
     pub undo_failed: Option<String>,
+    /// Why it is held where it is (the last `held` line), until it is undone.
+    pub held: Option<String>,
+}
+
+impl Entry {
+    /// Undo of this entry was tried and did not finish (failed or held).
+    pub fn stuck(&self) -> bool {
+        self.undo_failed.is_some() || self.held.is_some()
+    }
 }
 
 impl Replay {
@@ -366,8 +385,10 @@ impl Replay {
                     done: false,
                     failed: None,
                     undone: false,
+                    undone_how: None,
                     kept: false,
                     undo_failed: None,
+                    held: None,
                 }),
                 Line::Done { seq, .. } => {
                     if let Some(i) = find(&entries, seq) {
@@ -379,9 +400,17 @@ impl Replay {
                         entries[i].failed = Some(error);
                     }
                 }
-                Line::Undone { seq, .. } => {
+                Line::Undone { seq, how, .. } => {
                     if let Some(i) = find(&entries, seq) {
                         entries[i].undone = true;
+                        entries[i].undone_how = Some(how);
+                        entries[i].undo_failed = None;
+                        entries[i].held = None;
+                    }
+                }
+                Line::Held { seq, reason, .. } => {
+                    if let Some(i) = find(&entries, seq) {
+                        entries[i].held = Some(reason);
                         entries[i].undo_failed = None;
                     }
                 }
@@ -393,6 +422,7 @@ impl Replay {
                 Line::UndoFailed { seq, error, .. } => {
                     if let Some(i) = find(&entries, seq) {
                         entries[i].undo_failed = Some(error);
+                        entries[i].held = None;
                     }
                 }
                 Line::Finished { outcome, .. } => finished = Some(outcome),

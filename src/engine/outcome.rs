@@ -21,6 +21,10 @@ pub enum Outcome {
     RolledBack,
     /// Something the drill changed could not be restored; `drill recover` must finish the job.
     RollbackIncomplete,
+    /// The way back was not safe: the writer and traffic were kept where they serve, because the
+    /// place they would return to cannot (or the drill says `on_failure = "stay"`). `drill
+    /// recover` finishes the fail-back once it can.
+    Held,
 }
 
 impl Outcome {
@@ -31,6 +35,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::RolledBack => "rolled_back",
             Outcome::RollbackIncomplete => "rollback_incomplete",
+            Outcome::Held => "held",
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::cloud::Cloud;
 use super::journal::{Header, Journal, JournalError, Line, Replay};
 use super::lock::{LockError, RunLock};
 use super::outcome::ChangeRecord;
-use super::undo::{Left, Undoer};
+use super::undo::{AppCheck, Left, Reversal, Undoer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
@@ -27,6 +27,8 @@ pub struct RecoverOptions {
     pub poll: Duration,
     pub insync_timeout: Duration,
     pub promotion_timeout: Duration,
+    /// How to ask a region's application whether it serves, when the drill file is known.
+    pub app: Option<AppCheck>,
 }
 
 /// What recovery found and did.
@@ -37,6 +39,8 @@ pub struct Recovery {
     /// How many mutations were outstanding when recovery started.
     pub outstanding: usize,
     pub left: Vec<Left>,
+    /// Kept where they serve: the place they would go back to still cannot serve.
+    pub held: Vec<Left>,
     pub changes: Vec<ChangeRecord>,
 }
 
@@ -68,12 +72,18 @@ pub async fn recover(
         poll: opts.poll,
         insync_timeout: opts.insync_timeout,
         promotion_timeout: opts.promotion_timeout,
+        app: opts.app.clone(),
     };
-    let left = undoer.undo(&outstanding).await;
-    let outcome = if left.is_empty() {
-        "recovered"
-    } else {
+    // Held and failed undos are tried again: that is what recover is for.
+    let undone = undoer
+        .undo(&replay.entries, &|_| true, &Reversal::default())
+        .await;
+    let outcome = if !undone.left.is_empty() {
         "recovery_incomplete"
+    } else if !undone.held.is_empty() {
+        "held"
+    } else {
+        "recovered"
     };
     if !outstanding.is_empty() {
         let line = Line::Finished {
@@ -88,7 +98,8 @@ pub async fn recover(
         header: replay.header.clone(),
         journal: replay.path.clone(),
         outstanding: outstanding.len(),
-        left,
+        left: undone.left,
+        held: undone.held,
         changes: super::run::changes(&after),
     })
 }

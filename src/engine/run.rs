@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::cloud::Cloud;
-use crate::spec::Drill;
+use crate::spec::{Drill, OnFailure};
 
 use super::context::{Ctx, StepError, lock};
 use super::journal::{Connection, FORMAT_VERSION, Header, Journal, Line, Replay};
@@ -29,6 +29,7 @@ use super::outcome::{ChangeRecord, Outcome, RunResult, SloResult, StepStatus};
 use super::preflight::preflight;
 use super::probing::{self, ProbeVerifier};
 use super::progress::Progress;
+use super::undo::{AppCheck, Reversal, Undone};
 use super::steps::{self, ms};
 use super::verify::{ControlPlane, Side, Verifier, verify};
 use crate::probes::{Mark, Network, Prober};
@@ -243,6 +244,8 @@ pub async fn run_with(
         first_change: Mutex::new(None),
         probes: prober.as_ref(),
         progress: extras.progress.as_deref(),
+        app: app_check(drill, &extras.network),
+        spent: Mutex::new(Default::default()),
     };
     let control_plane = ControlPlane;
     let probe_verifier = ProbeVerifier;
@@ -333,28 +336,46 @@ pub async fn run_with(
         result.errors.push(e.to_string());
         tracing::warn!("rolling back: {e}");
         let rollback_started = clock.now();
-        let left = match ctx.replay() {
+        let undone = match ctx.replay() {
             Ok(replay) => {
-                let outstanding: Vec<_> = replay.outstanding().into_iter().cloned().collect();
-                ctx.undoer().undo(&outstanding).await
+                let how = Reversal {
+                    wait_for_resync: false,
+                    stay: stay_reason(drill, &replay),
+                };
+                // An undo held in this run, or whose wait already ran out, is not tried again (it
+                // would wait out another full timeout): it is reported, and `drill recover`
+                // retries it.
+                let spent = lock(&ctx.spent).clone();
+                ctx.undoer()
+                    .undo(
+                        &replay.entries,
+                        &|e| e.held.is_none() && !spent.contains(&e.seq),
+                        &how,
+                    )
+                    .await
             }
             Err(e) => {
                 result
                     .errors
                     .push(format!("could not read the journal to roll back: {e}"));
-                Vec::new()
+                Undone::default()
             }
         };
-        let status = if left.is_empty() {
+        let status = if undone.is_complete() {
             StepStatus::Passed
         } else {
             StepStatus::Failed
+        };
+        let lines = |l: &[super::undo::Left]| {
+            l.iter()
+                .map(|l| format!("{}: {}", l.resource, l.reason))
+                .collect::<Vec<_>>()
         };
         ctx.push_step(
             "rollback",
             status,
             rollback_started,
-            json!({ "left": left.iter().map(|l| format!("{}: {}", l.resource, l.reason)).collect::<Vec<_>>() }),
+            json!({ "left": lines(&undone.left), "held": lines(&undone.held) }),
         );
         outcome = Outcome::RolledBack;
     } else if !opts.failback {
@@ -375,26 +396,10 @@ pub async fn run_with(
     let replay = ctx.replay().ok();
     if let Some(replay) = &replay {
         result.changes = changes(replay);
-        result.left = replay
-            .outstanding()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} (step {}): still {}; should be {}{}",
-                    e.mutation.resource(),
-                    e.step,
-                    e.mutation.after_json(),
-                    e.mutation.before_json(),
-                    e.undo_failed
-                        .as_ref()
-                        .map(|r| format!(" — {r}"))
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
-    }
-    if !result.left.is_empty() {
-        outcome = Outcome::RollbackIncomplete;
+        result.left = left_lines(replay);
+        if let Some(left) = left_outcome(replay) {
+            outcome = left;
+        }
     }
 
     let measurements = lock(&ctx.measurements).clone();
@@ -437,6 +442,72 @@ pub async fn run_with(
         outcome: outcome.as_str().to_string(),
     });
     result
+}
+
+/// What is still changed, one line per mutation, saying whether it is held on purpose.
+pub fn left_lines(replay: &Replay) -> Vec<String> {
+    replay
+        .outstanding()
+        .iter()
+        .map(|e| {
+            let (state, why) = match (&e.held, &e.undo_failed) {
+                (Some(why), _) => ("held at", Some(why)),
+                (None, why) => ("still", why.as_ref()),
+            };
+            format!(
+                "{} (step {}): {state} {}; originally {}{}",
+                e.mutation.resource(),
+                e.step,
+                e.mutation.after_json(),
+                e.mutation.before_json(),
+                why.map(|r| format!(" — {r}")).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// The outcome what is left makes: nothing left, none; only mutations held on purpose, `held`;
+/// anything else, `rollback_incomplete`.
+pub fn left_outcome(replay: &Replay) -> Option<Outcome> {
+    let outstanding = replay.outstanding();
+    if outstanding.is_empty() {
+        None
+    } else if outstanding.iter().all(|e| e.held.is_some()) {
+        Some(Outcome::Held)
+    } else {
+        Some(Outcome::RollbackIncomplete)
+    }
+}
+
+/// `on_failure = "stay"` keeps the writer and traffic in the secondary region, once traffic has
+/// moved there (every routing change of the shift was made): before that, there is nothing to stay
+/// in.
+fn stay_reason(drill: &Drill, replay: &Replay) -> Option<String> {
+    if drill.on_failure != OnFailure::Stay {
+        return None;
+    }
+    let shift: Vec<_> = replay
+        .entries
+        .iter()
+        .filter(|e| e.step == steps::SHIFT_TRAFFIC)
+        .collect();
+    let moved = !shift.is_empty() && shift.iter().all(|e| e.done && !e.undone);
+    moved.then(|| {
+        format!(
+            "on_failure = \"stay\": the writer and traffic stay in {}",
+            drill.regions.secondary
+        )
+    })
+}
+
+/// How undo asks a region's application whether it serves: the drill's HTTP probe, at the port the
+/// probes use.
+fn app_check(drill: &Drill, network: &Network) -> Option<AppCheck> {
+    let http = drill.probes.as_ref()?.http.as_ref()?;
+    Some(AppCheck {
+        url: http.url.clone(),
+        port: network.port,
+    })
 }
 
 /// Moves the probes' routing mark to when Route 53 accepted the change (from the journal).

@@ -2,22 +2,41 @@
 //! `drill recover` all go through here, so there is one way to restore and it is exercised by every
 //! successful drill.
 //!
-//! Undo compares before it writes: a resource already at `before` is left alone (a crash may have
-//! struck before the call, or after a previous undo); a resource at `after` is restored; a resource
-//! at any third value was changed by someone else during the drill, and is reported instead of
-//! being overwritten. Record sets are compared field by field: only the fields the mutation changed
-//! matter, and only those are put back.
+//! The order is the drill's in reverse and the same every time: the writer first, then routing
+//! (record sets of every zone and health checks, all at once), because traffic follows the writer.
+//! Record sets are undone one record set at a time from the whole journal (`records`): at most
+//! one change per record set per batch, every zone's batch and INSYNC wait concurrently.
+//!
+//! Undo compares before it writes: a resource already at its original value is left alone (a
+//! crash may have struck before the call, or after a previous undo); a resource at a value this
+//! run set is restored; a resource at any other value was changed by someone else during the
+//! drill, and is reported instead of being overwritten.
+//!
+//! Never make it worse: before the writer or traffic moves back, the place it moves to must be
+//! able to serve (`gate`). When it cannot, the writer and traffic are held where they are (a
+//! `held` journal line, still outstanding for `drill recover`), and only what moves nothing — TTLs
+//! — is put back.
 
+mod gate;
+mod records;
+
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use gate::AppCheck;
+
 use crate::clock::Clock;
 use crate::cloud::{
-    ChangeAction, ChangeStatus, Cloud, CloudError, RecordChange, RecordSet, region_of_arn,
+    ChangeAction, ChangeStatus, Cloud, CloudError, RecordChange, RecordKey, region_of_arn,
 };
 
 use super::journal::{Entry, Journal, Line, Mutation};
 use super::wait;
+use records::Verdict;
+
+/// How many times a witness that cannot be read is asked before undo holds.
+const ASK_ATTEMPTS: usize = 3;
 
 /// What undo needs: no drill file, no plan, so `drill recover` can use it from the journal alone.
 pub struct Undoer<'a> {
@@ -27,46 +46,227 @@ pub struct Undoer<'a> {
     pub poll: Duration,
     pub insync_timeout: Duration,
     pub promotion_timeout: Duration,
+    /// Asks the application before traffic goes back to it (the drill's HTTP probe), if known.
+    pub app: Option<AppCheck>,
 }
 
-/// A mutation undo could not restore, and why.
+/// How one reversal goes.
+#[derive(Debug, Clone, Default)]
+pub struct Reversal {
+    /// Wait, up to the promotion timeout, for the original writer to resync before holding it:
+    /// the drill's own fail-back expects to; rollback and recover judge at once.
+    pub wait_for_resync: bool,
+    /// Keep the writer and traffic where they are (`on_failure = "stay"`), for this reason.
+    pub stay: Option<String>,
+}
+
+/// A mutation undo did not put back, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Left {
     pub seq: u64,
     pub resource: String,
     pub reason: String,
+    /// Its undo used up its time (a wait ran out): not tried again within the same run.
+    pub spent: bool,
+}
+
+/// What one undo left: mutations it could not restore, and mutations it held on purpose.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Undone {
+    pub left: Vec<Left>,
+    pub held: Vec<Left>,
+}
+
+impl Undone {
+    pub fn is_complete(&self) -> bool {
+        self.left.is_empty() && self.held.is_empty()
+    }
+
+    fn extend(&mut self, other: Undone) {
+        self.left.extend(other.left);
+        self.held.extend(other.held);
+    }
+}
+
+/// Why a writer was not moved back.
+enum NotBack {
+    Held(String),
+    Failed(String),
+    /// A wait ran out: trying again within the run would wait as long again.
+    TimedOut(String),
 }
 
 impl Undoer<'_> {
-    /// Undoes `entries` in the order given (callers pass newest first for a rollback). Consecutive
-    /// record-set entries of one zone go in one change batch.
-    pub async fn undo(&self, entries: &[Entry]) -> Vec<Left> {
-        let mut left = Vec::new();
-        let mut i = 0;
-        while i < entries.len() {
-            match &entries[i].mutation {
-                Mutation::RecordSet { key, .. } => {
-                    let zone = key.zone_id.clone();
-                    let mut j = i;
-                    while j < entries.len()
-                        && matches!(&entries[j].mutation, Mutation::RecordSet { key, .. } if key.zone_id == zone)
-                    {
-                        j += 1;
-                    }
-                    left.extend(self.undo_records(&zone, &entries[i..j]).await);
-                    i = j;
-                }
-                Mutation::HealthCheck { .. } => {
-                    left.extend(self.undo_health_check(&entries[i]).await);
-                    i += 1;
-                }
-                Mutation::Writer { .. } => {
-                    left.extend(self.undo_writer(&entries[i]).await);
-                    i += 1;
+    /// Undoes the outstanding entries `select` picks, reading the rest of `journal` (every entry
+    /// of the run, in order) to know what each resource was and what this run did to it.
+    pub async fn undo(
+        &self,
+        journal: &[Entry],
+        select: &dyn Fn(&Entry) -> bool,
+        how: &Reversal,
+    ) -> Undone {
+        let undoing: Vec<&Entry> = journal
+            .iter()
+            .filter(|e| !e.undone && !e.kept && select(e))
+            .collect();
+        let mut undone = Undone::default();
+        let original_writer = journal.iter().find_map(|e| match &e.mutation {
+            Mutation::Writer {
+                global_cluster,
+                region,
+                before,
+                ..
+            } => Some(gate::Writer {
+                global_cluster: global_cluster.clone(),
+                region: region.clone(),
+                original: before.clone(),
+            }),
+            _ => None,
+        });
+
+        // The writer first: traffic follows it.
+        for entry in undoing.iter().rev() {
+            if !matches!(entry.mutation, Mutation::Writer { .. }) {
+                continue;
+            }
+            let result = match &how.stay {
+                Some(why) => Err(NotBack::Held(why.clone())),
+                None => self.writer_back(entry, how).await,
+            };
+            match result {
+                Ok(done) => self.restored(entry, done),
+                Err(NotBack::Held(why)) => undone.held.push(self.held(entry, why)),
+                Err(NotBack::Failed(why)) => undone.left.push(self.failed(entry, why)),
+                Err(NotBack::TimedOut(why)) => {
+                    let mut left = self.failed(entry, why);
+                    left.spent = true;
+                    undone.left.push(left);
                 }
             }
         }
-        left
+
+        let routing: Vec<&Entry> = undoing
+            .iter()
+            .copied()
+            .filter(|e| !matches!(e.mutation, Mutation::Writer { .. }))
+            .collect();
+        if routing.is_empty() {
+            return undone;
+        }
+        let hold = match &how.stay {
+            Some(why) => Some(why.clone()),
+            None => {
+                self.routing_gate(journal, &routing, original_writer.as_ref())
+                    .await
+            }
+        };
+        if let Some(why) = &hold {
+            tracing::warn!("holding traffic where it is: {why}");
+        }
+        let checks = routing
+            .iter()
+            .copied()
+            .filter(|e| matches!(e.mutation, Mutation::HealthCheck { .. }));
+        let checks = futures::future::join_all(
+            checks.map(|e| self.undo_health_check(e, hold.as_deref())),
+        );
+        let (records, checks) =
+            tokio::join!(self.undo_records(journal, &routing, hold.as_deref()), checks);
+        undone.extend(records);
+        for c in checks {
+            undone.extend(c);
+        }
+        undone
+    }
+
+    /// Whether traffic may go back where these entries would send it; Some(why) if not.
+    async fn routing_gate(
+        &self,
+        journal: &[Entry],
+        routing: &[&Entry],
+        writer: Option<&gate::Writer>,
+    ) -> Option<String> {
+        let checks: Vec<&str> = routing
+            .iter()
+            .filter_map(|e| match &e.mutation {
+                Mutation::HealthCheck { id, .. } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !records::moves_traffic(routing) && checks.is_empty() {
+            return None; // only TTLs go back: that moves nothing
+        }
+        let mut reasons = Vec::new();
+        if let Some(writer) = writer
+            && let Err(why) = self.ask(|| gate::writer_is_back(self.cloud, writer)).await
+        {
+            reasons.push(why);
+        }
+        // The endpoints that would gain traffic: records whose weight goes back up, and the
+        // records whose health check goes back to watching them plainly.
+        let mut gaining = Vec::new();
+        for e in routing {
+            if let Mutation::RecordSet { before, after, .. } = &e.mutation
+                && before.weight.unwrap_or(0) > after.weight.unwrap_or(0)
+            {
+                gaining.push(before.clone());
+            }
+        }
+        for e in journal {
+            if let Mutation::RecordSet { before, .. } = &e.mutation
+                && before
+                    .health_check_id
+                    .as_deref()
+                    .is_some_and(|id| checks.contains(&id))
+                && !gaining.iter().any(|g| g.key("") == before.key(""))
+            {
+                gaining.push(before.clone());
+            }
+        }
+        let mut ids: Vec<&str> = checks.clone();
+        ids.extend(gaining.iter().filter_map(|r| r.health_check_id.as_deref()));
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            if let Err(why) = self.ask(|| gate::endpoint_up(self.cloud, id)).await {
+                reasons.push(why);
+            }
+        }
+        if let Some(app) = &self.app {
+            let mut addresses: Vec<&str> = gaining
+                .iter()
+                .flat_map(|r| r.values.iter().map(String::as_str))
+                .collect();
+            addresses.sort();
+            addresses.dedup();
+            for address in addresses {
+                if let Err(why) = self.ask(|| gate::app_answers(app, address)).await {
+                    reasons.push(why);
+                }
+            }
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+
+    /// Asks one witness; an answer that could not be read is asked again a few times, a poll
+    /// apart, before it counts against moving (holding is the safe side of not knowing).
+    async fn ask<F, Fut>(&self, question: F) -> Result<(), String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), gate::NoGo>>,
+    {
+        let mut last = None;
+        for attempt in 0..ASK_ATTEMPTS {
+            if attempt > 0 {
+                self.clock.sleep(self.poll).await;
+            }
+            match question().await {
+                Ok(()) => return Ok(()),
+                Err(no) if no.unknown => last = Some(no.why),
+                Err(no) => return Err(no.why),
+            }
+        }
+        Err(last.unwrap_or_default())
     }
 
     fn record(&self, line: Line) {
@@ -84,55 +284,109 @@ impl Undoer<'_> {
         });
     }
 
+    fn left(entry: &Entry, reason: String) -> Left {
+        Left {
+            seq: entry.seq,
+            resource: entry.mutation.resource(),
+            reason,
+            spent: false,
+        }
+    }
+
     fn failed(&self, entry: &Entry, reason: String) -> Left {
         self.record(Line::UndoFailed {
             seq: entry.seq,
             at: self.clock.now(),
             error: reason.clone(),
         });
-        Left {
-            seq: entry.seq,
-            resource: entry.mutation.resource(),
-            reason,
-        }
+        Self::left(entry, reason)
     }
 
-    async fn undo_records(&self, zone: &str, entries: &[Entry]) -> Vec<Left> {
-        let mut left = Vec::new();
+    fn held(&self, entry: &Entry, reason: String) -> Left {
+        self.record(Line::Held {
+            seq: entry.seq,
+            at: self.clock.now(),
+            reason: reason.clone(),
+        });
+        Self::left(entry, reason)
+    }
+
+    /// Every record set of `routing`, planned from the whole journal, written as one batch per
+    /// zone; zones at once.
+    async fn undo_records(
+        &self,
+        journal: &[Entry],
+        routing: &[&Entry],
+        hold: Option<&str>,
+    ) -> Undone {
+        let mut by_zone: BTreeMap<&str, BTreeMap<&RecordKey, Vec<&Entry>>> = BTreeMap::new();
+        for e in routing {
+            if let Mutation::RecordSet { key, .. } = &e.mutation {
+                by_zone
+                    .entry(key.zone_id.as_str())
+                    .or_default()
+                    .entry(key)
+                    .or_default()
+                    .push(e);
+            }
+        }
+        let zones = by_zone
+            .into_iter()
+            .map(|(zone, keys)| self.undo_zone(journal, zone, keys, hold));
+        let mut undone = Undone::default();
+        for z in futures::future::join_all(zones).await {
+            undone.extend(z);
+        }
+        undone
+    }
+
+    async fn undo_zone(
+        &self,
+        journal: &[Entry],
+        zone: &str,
+        keys: BTreeMap<&RecordKey, Vec<&Entry>>,
+        hold: Option<&str>,
+    ) -> Undone {
+        let mut undone = Undone::default();
         let mut changes = Vec::new();
-        let mut pending = Vec::new();
-        for entry in entries {
-            let Mutation::RecordSet { key, before, after } = &entry.mutation else {
-                continue;
-            };
-            match self.cloud.route53.get_record(key).await {
-                Ok(Some(current)) => match field_undo(&current, before, after) {
-                    FieldUndo::Already => self.restored(entry, "already"),
-                    FieldUndo::Restore(target) => {
-                        changes.push(RecordChange {
-                            action: ChangeAction::Upsert,
-                            record: *target,
-                        });
-                        pending.push(entry);
+        let mut pending: Vec<&Entry> = Vec::new();
+        for (key, undoing) in keys {
+            let history: Vec<&Entry> = journal
+                .iter()
+                .filter(|e| matches!(&e.mutation, Mutation::RecordSet { key: k, .. } if k == key))
+                .collect();
+            let current = match self.cloud.route53.get_record(key).await {
+                Ok(current) => current,
+                Err(e) => {
+                    for entry in undoing {
+                        undone.left.push(self.failed(entry, e.to_string()));
                     }
-                    FieldUndo::Conflict => left.push(self.failed(
-                        entry,
-                        format!(
-                            "changed by someone else during the drill (now {}); not overwriting it. Expected {}",
-                            compact(&current),
-                            compact(after)
-                        ),
-                    )),
-                },
-                Ok(None) => left.push(self.failed(
-                    entry,
-                    "deleted by someone else during the drill; not re-creating it".to_string(),
-                )),
-                Err(e) => left.push(self.failed(entry, e.to_string())),
+                    continue;
+                }
+            };
+            let plan = records::plan(&history, &undoing, current.as_ref(), hold.is_some());
+            if let Some(record) = plan.write {
+                changes.push(RecordChange {
+                    action: ChangeAction::Upsert,
+                    record,
+                });
+            }
+            for (seq, verdict) in plan.verdicts {
+                let Some(entry) = undoing.iter().find(|e| e.seq == seq) else {
+                    continue;
+                };
+                match verdict {
+                    Verdict::Already => self.restored(entry, "already"),
+                    Verdict::Restore => pending.push(entry),
+                    Verdict::Held => undone
+                        .held
+                        .push(self.held(entry, hold.unwrap_or_default().to_string())),
+                    Verdict::Conflict(why) => undone.left.push(self.failed(entry, why)),
+                }
             }
         }
         if changes.is_empty() {
-            return left;
+            return undone;
         }
         match self
             .cloud
@@ -141,7 +395,7 @@ impl Undoer<'_> {
             .await
         {
             Ok(infos) => {
-                for entry in &pending {
+                for entry in pending {
                     self.restored(entry, "restored");
                 }
                 let ids: Vec<String> = infos
@@ -159,33 +413,42 @@ impl Undoer<'_> {
             }
             Err(e) => {
                 for entry in pending {
-                    left.push(self.failed(entry, e.to_string()));
+                    undone.left.push(self.failed(entry, e.to_string()));
                 }
             }
         }
-        left
+        undone
     }
 
-    async fn undo_health_check(&self, entry: &Entry) -> Option<Left> {
+    async fn undo_health_check(&self, entry: &Entry, hold: Option<&str>) -> Undone {
+        let mut undone = Undone::default();
         let Mutation::HealthCheck { id, before, after } = &entry.mutation else {
-            return None;
+            return undone;
         };
         let check = match self.cloud.route53.get_health_check(id).await {
             Ok(check) => check,
-            Err(e) => return Some(self.failed(entry, e.to_string())),
+            Err(e) => {
+                undone.left.push(self.failed(entry, e.to_string()));
+                return undone;
+            }
         };
         let now = check.settings();
         if now == *before {
             self.restored(entry, "already");
-            return None;
+            return undone;
         }
         if now != *after {
-            return Some(self.failed(
+            undone.left.push(self.failed(
                 entry,
                 format!(
                     "changed by someone else during the drill (now {now:?}); not overwriting it"
                 ),
             ));
+            return undone;
+        }
+        if let Some(why) = hold {
+            undone.held.push(self.held(entry, why.to_string()));
+            return undone;
         }
         match self
             .cloud
@@ -193,15 +456,13 @@ impl Undoer<'_> {
             .update_health_check(id, check.version, *before)
             .await
         {
-            Ok(_) => {
-                self.restored(entry, "restored");
-                None
-            }
-            Err(e) => Some(self.failed(entry, e.to_string())),
+            Ok(_) => self.restored(entry, "restored"),
+            Err(e) => undone.left.push(self.failed(entry, e.to_string())),
         }
+        undone
     }
 
-    async fn undo_writer(&self, entry: &Entry) -> Option<Left> {
+    async fn writer_back(&self, entry: &Entry, how: &Reversal) -> Result<&'static str, NotBack> {
         let Mutation::Writer {
             global_cluster,
             region,
@@ -210,27 +471,13 @@ impl Undoer<'_> {
             ..
         } = &entry.mutation
         else {
-            return None;
+            return Ok("already");
         };
-        match self
-            .writer_back(global_cluster, region, before, after)
-            .await
-        {
-            Ok(how) => {
-                self.restored(entry, how);
-                None
-            }
-            Err(reason) => Some(self.failed(entry, reason)),
-        }
-    }
-
-    async fn writer_back(
-        &self,
-        global_cluster: &str,
-        region: &str,
-        before: &str,
-        after: &str,
-    ) -> Result<&'static str, String> {
+        let failed = |e: &dyn std::fmt::Display| NotBack::Failed(e.to_string());
+        let waited = |e: wait::WaitError| match e {
+            wait::WaitError::Timeout { .. } => NotBack::TimedOut(e.to_string()),
+            e => NotBack::Failed(e.to_string()),
+        };
         // A promotion still running must finish before it can be reversed.
         let global = wait::no_failover_state(
             self.cloud,
@@ -241,36 +488,67 @@ impl Undoer<'_> {
             self.promotion_timeout,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(waited)?;
         let writer = global.writer().map(|m| m.cluster_arn.clone());
-        if writer.as_deref() == Some(before) {
+        if writer.as_deref() == Some(before.as_str()) {
             return Ok("already");
         }
-        if writer.as_deref() != Some(after) {
-            return Err(format!(
-                "the writer is now {}, neither the original {before} nor the promoted {after}; not moving it",
+        if writer.as_deref() != Some(after.as_str()) {
+            return Err(NotBack::Failed(format!(
+                "the writer is now {}, neither the original {before} nor the promoted {after}: someone else moved it during the drill; not moving it",
                 writer.as_deref().unwrap_or("nobody")
-            ));
+            )));
         }
         // After a failover with data loss the old writer rejoins as a secondary and must resync
-        // before a switchover back is possible.
+        // before a switchover back is possible. The fail-back waits for that; rollback and
+        // recover judge at once.
         let back_region = region_of_arn(before).unwrap_or(region).to_string();
-        wait::member_connected(
-            self.cloud,
-            self.clock,
-            &back_region,
-            global_cluster,
-            before,
-            self.poll,
-            self.promotion_timeout,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let original = gate::Writer {
+            global_cluster: global_cluster.clone(),
+            region: region.clone(),
+            original: before.clone(),
+        };
+        let connected = global
+            .member(before)
+            .is_some_and(|m| m.synchronization_status.as_deref().unwrap_or("connected") == "connected");
+        if !connected {
+            let waited = if how.wait_for_resync {
+                wait::member_connected(
+                    self.cloud,
+                    self.clock,
+                    &back_region,
+                    global_cluster,
+                    before,
+                    self.poll,
+                    self.promotion_timeout,
+                )
+                .await
+                .map_err(|e| e.to_string())
+            } else {
+                Err(format!(
+                    "{before} is {}, not a connected member of {global_cluster}",
+                    global
+                        .member(before)
+                        .and_then(|m| m.synchronization_status.clone())
+                        .unwrap_or_else(|| "not a member".to_string())
+                ))
+            };
+            if let Err(why) = waited {
+                return Err(NotBack::Held(format!(
+                    "{why}; the writer stays on {after}, where it serves"
+                )));
+            }
+        }
+        if let Err(why) = self.ask(|| gate::cluster_serves(self.cloud, &original)).await {
+            return Err(NotBack::Held(format!(
+                "{why}; the writer stays on {after}, where it serves"
+            )));
+        }
         self.cloud
             .rds
             .switchover(&back_region, global_cluster, before)
             .await
-            .map_err(|e: CloudError| e.to_string())?;
+            .map_err(|e: CloudError| failed(&e))?;
         wait::promoted(
             self.cloud,
             self.clock,
@@ -281,51 +559,7 @@ impl Undoer<'_> {
             self.promotion_timeout,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(waited)?;
         Ok("restored")
     }
-}
-
-enum FieldUndo {
-    Already,
-    Restore(Box<RecordSet>),
-    Conflict,
-}
-
-/// Undo of one record-set mutation, field by field: only the fields the mutation changed are put
-/// back, on top of the record as it is now. So restoring a TTL keeps a weight a later (kept)
-/// mutation set, and an unrelated edit made by someone else during the drill survives.
-fn field_undo(current: &RecordSet, before: &RecordSet, after: &RecordSet) -> FieldUndo {
-    let as_map = |r: &RecordSet| match serde_json::to_value(r) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let (now, was, set) = (as_map(current), as_map(before), as_map(after));
-    let changed: Vec<&String> = was
-        .keys()
-        .chain(set.keys())
-        .filter(|k| was.get(*k) != set.get(*k))
-        .collect();
-    if changed.iter().all(|k| now.get(*k) == was.get(*k)) {
-        return FieldUndo::Already;
-    }
-    if !changed.iter().all(|k| now.get(*k) == set.get(*k)) {
-        return FieldUndo::Conflict;
-    }
-    let mut target = now.clone();
-    for k in changed {
-        match was.get(k) {
-            Some(v) => target.insert(k.clone(), v.clone()),
-            None => target.remove(k),
-        };
-    }
-    match serde_json::from_value(serde_json::Value::Object(target)) {
-        Ok(record) => FieldUndo::Restore(Box::new(record)),
-        Err(_) => FieldUndo::Conflict,
-    }
-}
-
-/// A record set on one line for messages.
-fn compact(record: &crate::cloud::RecordSet) -> String {
-    serde_json::to_string(record).unwrap_or_default()
 }

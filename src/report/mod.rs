@@ -173,7 +173,7 @@ impl Report {
         exit_code: i32,
         scale: f64,
     ) -> Self {
-        let recover_command = (result.outcome == Outcome::RollbackIncomplete)
+        let recover_command = matches!(result.outcome, Outcome::RollbackIncomplete | Outcome::Held)
             .then(|| format!("drill recover {}", result.run_id));
         Report {
             schema_version: SCHEMA_VERSION,

@@ -133,12 +133,31 @@ pub fn markdown(r: &Report) -> String {
     }
 
     if !r.left.is_empty() {
-        let _ = writeln!(o, "\n## STILL CHANGED\n");
+        let held = r.outcome == crate::engine::Outcome::Held;
+        let _ = writeln!(
+            o,
+            "\n## {}\n",
+            if held {
+                "HELD — kept where it serves"
+            } else {
+                "STILL CHANGED"
+            }
+        );
+        if held {
+            let _ = writeln!(
+                o,
+                "Moving back was not safe, so the writer and traffic stay where they serve:\n"
+            );
+        }
         for line in &r.left {
             let _ = writeln!(o, "- {line}");
         }
         if let Some(cmd) = &r.recover_command {
-            let _ = writeln!(o, "\nFinish the job with `{cmd}`.");
+            if held {
+                let _ = writeln!(o, "\nOnce the way back can serve, fail back with `{cmd}`.");
+            } else {
+                let _ = writeln!(o, "\nFinish the job with `{cmd}`.");
+            }
         }
     }
 

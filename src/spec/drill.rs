@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::checks::{self, ClusterRef};
 use super::groups;
-use super::model::{Database, Drill, Mode, Regions, Schedule, Slos, Timeouts};
+use super::model::{Database, Drill, Mode, OnFailure, Regions, Schedule, Slos, Timeouts};
 use super::reader::{At, Field, Reader, Table};
 use super::{regions, schedule};
 
@@ -18,6 +18,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "ttl",
     "soak",
     "failback",
+    "on_failure",
     "regions",
     "database",
     "timeouts",
@@ -74,6 +75,25 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
             "soak has no effect with failback = false (the drill stays in the secondary region); remove it or set failback = true",
         );
     }
+    let on_failure = match r.string(root, "on_failure", "\"rollback\" or \"stay\"") {
+        Field::Present(m) => match m.value.as_str() {
+            "rollback" => Some(OnFailure::Rollback),
+            "stay" => Some(OnFailure::Stay),
+            other => {
+                r.error(
+                    m.span,
+                    "on_failure",
+                    format!(
+                        "unknown value \"{}\"; expected \"rollback\" (move back to the primary region when it can serve) or \"stay\" (keep the writer and traffic in the secondary region once traffic has moved)",
+                        other.escape_debug()
+                    ),
+                );
+                None
+            }
+        },
+        Field::Absent => Some(OnFailure::Rollback),
+        Field::Invalid => None,
+    };
 
     let regions = read_regions(r, root);
     let database = read_database(r, root, regions.as_ref());
@@ -117,6 +137,7 @@ pub(super) fn read(r: &mut Reader, root: &Table, path: &Path, sha256: String) ->
             Field::Absent => true,
             Field::Invalid => return None,
         },
+        on_failure: on_failure?,
         timeouts: timeouts?,
         slo: slo?,
         probes: probes?,

@@ -25,6 +25,8 @@ pub struct Drill {
     /// How long traffic and the writer stay in the secondary region before failing back.
     pub soak: Duration,
     pub failback: bool,
+    /// What a failure does once traffic has moved to the secondary region.
+    pub on_failure: OnFailure,
     pub timeouts: Timeouts,
     pub slo: Slos,
     /// `[probes]` with the SLOs and stop conditions that need them; None runs the drill on
@@ -52,6 +54,19 @@ pub struct Schedule {
 pub struct Regions {
     pub primary: String,
     pub secondary: String,
+}
+
+/// `on_failure`: what a failure does once traffic has moved to the secondary region (before that,
+/// there is nothing to stay in, and the drill always rolls back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Move the writer and traffic back to the primary region — where it can serve; otherwise
+    /// hold them where they are.
+    Rollback,
+    /// Keep the writer and traffic in the secondary region, restore the TTLs, and end `held`:
+    /// `drill recover` fails back when the team chooses.
+    Stay,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
