@@ -23,6 +23,8 @@ struct Report {
     stop: Option<serde_json::Value>,
     #[serde(default)]
     alarms: Option<serde_json::Value>,
+    #[serde(default)]
+    probes: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +45,7 @@ struct Lab {
     faults: Vec<String>,
     world_restored: bool,
     ground_truth: serde_json::Value,
+    final_state: serde_json::Value,
 }
 
 /// Runs `drill run FILE --lab` with the faults, checks the exit code and returns the report.
@@ -661,4 +664,76 @@ fn a_notify_command_that_cannot_run_refuses_the_drill_before_it_starts() {
         .expect_code(0)
         .stdout_contains("After it, for outcome rolled_back, it runs ")
         .stdout_contains("     hooks/page.sh --team sre");
+}
+
+#[test]
+fn a_permanent_primary_outage_holds_traffic_in_the_region_that_serves() {
+    // A failover survives the outage; failing back into the dead region would send every client
+    // there, so the drill holds the writer and traffic in us-west-2 and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("held.toml");
+    let text = std::fs::read_to_string("drills/example.toml")
+        .unwrap()
+        .replace("mode = \"switchover\"", "mode = \"failover\"")
+        .replace("soak = \"2m\"", "soak = \"30s\"")
+        .replace("promotion = \"15m\"", "promotion = \"5m\"");
+    std::fs::write(&file, text).unwrap();
+    let path = dir.path().join("report.json");
+    let ran = Drill::new()
+        .state_dir(dir.path())
+        .args(["run".as_ref(), file.as_os_str(), "--lab".as_ref()])
+        .args([
+            "--yes",
+            "--fault",
+            "primary-outage@promote",
+            "--time-scale",
+            "60",
+        ])
+        .args(["--report".as_ref(), path.as_os_str()])
+        .expect_code(6);
+    let r = read_report(&path);
+    let ran = ran
+        .stdout_contains(&format!("drill example run {}: held\n", r.run_id))
+        .stderr_contains("HELD — the writer and traffic were kept where they serve")
+        .stderr_contains(&format!(
+            "Fail back once the way back can serve: drill recover {}",
+            r.run_id
+        ));
+    assert!(
+        ran.stderr
+            .contains("http://api.example.com/healthz at 127.0.0.11 answered 503"),
+        "the app was asked: {}",
+        ran.stderr
+    );
+    assert_eq!(r.outcome, "held");
+    assert_eq!(r.exit_code, 6);
+    assert!(!r.lab.world_restored);
+    let end = &r.lab.final_state;
+    // The writer stayed where it serves, and so did the traffic; the TTLs, which move nothing,
+    // are back.
+    let members = end["global_clusters"][0]["members"].as_array().unwrap();
+    let writer = members.iter().find(|m| m["role"] == "writer").unwrap();
+    assert_eq!(writer["region"], "us-west-2", "{end}");
+    let records = end["zones"][0]["records"].as_array().unwrap();
+    let api: Vec<_> = records
+        .iter()
+        .filter(|r| r["name"] == "api.example.com.")
+        .collect();
+    assert_eq!(api.len(), 2, "{end}");
+    for rec in api {
+        let west = rec["set_identifier"] == "us-west-2";
+        assert_eq!(rec["weight"], if west { 100 } else { 0 }, "{rec}");
+        assert_eq!(rec["ttl"], 300, "{rec}");
+    }
+    // After the fail-back was given up, clients kept being served.
+    let rollback = &r.probes.as_ref().unwrap()["phases"]["rollback"]["http"];
+    assert!(rollback["count"].as_u64().unwrap() > 0, "{rollback}");
+    assert_eq!(rollback["error_rate"], 0.0, "{rollback}");
+    // The Markdown report says it first.
+    let md = Drill::new()
+        .args(["report".as_ref(), path.as_os_str()])
+        .expect_code(0)
+        .stdout;
+    let held = md.find("## HELD — kept where it serves").expect(&md);
+    assert!(held < md.find("## Steps").unwrap(), "{md}");
 }

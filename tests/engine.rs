@@ -522,7 +522,7 @@ async fn an_edit_by_someone_else_is_reported_not_overwritten() {
         poll: Duration::from_secs(5),
         insync_timeout: Duration::from_secs(300),
         promotion_timeout: Duration::from_secs(900),
-            app: None,
+        app: None,
     };
     let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
         .await
@@ -741,4 +741,142 @@ async fn stop_alarms_that_cannot_be_read_stop_the_drill() {
     assert_eq!(result.alarms.as_ref().unwrap()["failed_polls"], 3);
     assert!(stop.detail.contains("Throttling"), "{}", stop.detail);
     assert_restored(&cloud, &initial, "a stop by unreadable alarms");
+}
+
+fn recover_options() -> RecoverOptions {
+    RecoverOptions {
+        clock: Clock::real(),
+        poll: Duration::from_secs(5),
+        insync_timeout: Duration::from_secs(300),
+        promotion_timeout: Duration::from_secs(900),
+        app: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_weight_changed_by_someone_else_is_reported_even_where_the_drill_only_lowered_the_ttl() {
+    let cloud = world();
+    cloud.misbehave("SwitchoverGlobalCluster", Some(1), Misbehave::Hang);
+    let state = tempfile::tempdir().unwrap();
+    let d = drill();
+    tokio::select! {
+        _ = run(&cloud, &d, state.path()) => panic!("should hang"),
+        _ = cloud.hung() => {}
+    }
+    cloud.behave();
+    // Only the TTLs were lowered; someone moves the weight by hand meanwhile.
+    let mut edited = cloud.record(&api_key("use1")).unwrap();
+    edited.weight = Some(50);
+    cloud.put_record("Z1", edited);
+    let replay = Replay::read(&locate(state.path(), None).unwrap()).unwrap();
+    let recovery = recover(state.path(), replay, &cloud.cloud(), &recover_options())
+        .await
+        .unwrap();
+    assert_eq!(recovery.left.len(), 1, "{:?}", recovery.left);
+    assert!(
+        recovery.left[0]
+            .reason
+            .contains("weight was changed by someone else during the drill (now 50"),
+        "{:?}",
+        recovery.left
+    );
+    let now = cloud.record(&api_key("use1")).unwrap();
+    assert_eq!(now.weight, Some(50), "their weight is not overwritten");
+    assert_eq!(now.ttl, Some(300), "the TTL, which moves nothing, is back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_stay_keeps_the_secondary_and_recover_fails_back_later() {
+    let cloud = world();
+    let initial = cloud.snapshot();
+    // The fail-back's switchover fails.
+    let error = CloudError::Api {
+        operation: "SwitchoverGlobalCluster".to_string(),
+        resource: "test".to_string(),
+        code: "InvalidGlobalClusterStateFault".to_string(),
+        message: "injected".to_string(),
+    };
+    cloud.misbehave("SwitchoverGlobalCluster", Some(2), Misbehave::Fail(error));
+    let state = tempfile::tempdir().unwrap();
+    let mut d = drill();
+    d.on_failure = failover_drill::spec::OnFailure::Stay;
+    let result = run(&cloud, &d, state.path()).await;
+    assert_eq!(result.outcome, Outcome::Held, "{:?}", result.errors);
+    assert!(
+        result
+            .left
+            .iter()
+            .any(|l| l.contains("on_failure = \"stay\"")),
+        "{:?}",
+        result.left
+    );
+    // The writer and traffic stay in the secondary; the TTLs are back.
+    let writer = cloud.snapshot().writers["app-global"].clone();
+    assert!(writer.contains("app-usw2"), "{writer}");
+    let west = cloud.record(&api_key("usw2")).unwrap();
+    assert_eq!((west.weight, west.ttl), (Some(100), Some(300)));
+    assert!(cloud.snapshot().health_checks["hc-www"].inverted);
+    // Later, recover fails back and finds nothing more to do the second time.
+    let path = locate(state.path(), None).unwrap();
+    let recovery = recover(
+        state.path(),
+        Replay::read(&path).unwrap(),
+        &cloud.cloud(),
+        &recover_options(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        recovery.left.is_empty() && recovery.held.is_empty(),
+        "{recovery:?}"
+    );
+    assert_restored(&cloud, &initial, "recover after on_failure = stay");
+    let again = recover(
+        state.path(),
+        Replay::read(&path).unwrap(),
+        &cloud.cloud(),
+        &recover_options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.outstanding, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_holds_routing_while_the_original_writer_cannot_serve() {
+    let cloud = world();
+    // The fail-back's switchover fails after the primary's endpoint went down: nothing may move
+    // traffic back there.
+    let error = CloudError::Api {
+        operation: "SwitchoverGlobalCluster".to_string(),
+        resource: "test".to_string(),
+        code: "InvalidGlobalClusterStateFault".to_string(),
+        message: "injected".to_string(),
+    };
+    cloud.misbehave(
+        "SwitchoverGlobalCluster",
+        Some(2),
+        Misbehave::Fail(error.clone()),
+    );
+    cloud.misbehave("SwitchoverGlobalCluster", Some(3), Misbehave::Fail(error));
+    let state = tempfile::tempdir().unwrap();
+    let result = run(&cloud, &drill(), state.path()).await;
+    // The writer could not be moved back, so routing is held where the writer is.
+    assert_eq!(
+        result.outcome,
+        Outcome::RollbackIncomplete,
+        "{:?}",
+        result.left
+    );
+    let west = cloud.record(&api_key("usw2")).unwrap();
+    assert_eq!(west.weight, Some(100), "traffic follows the writer");
+    assert_eq!(west.ttl, Some(300));
+    assert!(
+        result
+            .left
+            .iter()
+            .any(|l| l.contains("held at") && l.contains("traffic follows the writer")),
+        "{:?}",
+        result.left
+    );
 }

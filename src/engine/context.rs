@@ -204,7 +204,11 @@ impl Ctx<'_> {
     /// the original writer to resync before holding it).
     pub async fn undo_step(&self, step: &str) -> Result<usize, StepError> {
         let replay = self.replay()?;
-        let count = replay.outstanding().iter().filter(|e| e.step == step).count();
+        let count = replay
+            .outstanding()
+            .iter()
+            .filter(|e| e.step == step)
+            .count();
         let how = Reversal {
             wait_for_resync: true,
             stay: None,

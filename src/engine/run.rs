@@ -29,8 +29,8 @@ use super::outcome::{ChangeRecord, Outcome, RunResult, SloResult, StepStatus};
 use super::preflight::preflight;
 use super::probing::{self, ProbeVerifier};
 use super::progress::Progress;
-use super::undo::{AppCheck, Reversal, Undone};
 use super::steps::{self, ms};
+use super::undo::{AppCheck, Reversal, Undone};
 use super::verify::{ControlPlane, Side, Verifier, verify};
 use crate::probes::{Mark, Network, Prober};
 

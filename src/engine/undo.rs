@@ -167,11 +167,12 @@ impl Undoer<'_> {
             .iter()
             .copied()
             .filter(|e| matches!(e.mutation, Mutation::HealthCheck { .. }));
-        let checks = futures::future::join_all(
-            checks.map(|e| self.undo_health_check(e, hold.as_deref())),
+        let checks =
+            futures::future::join_all(checks.map(|e| self.undo_health_check(e, hold.as_deref())));
+        let (records, checks) = tokio::join!(
+            self.undo_records(journal, &routing, hold.as_deref()),
+            checks
         );
-        let (records, checks) =
-            tokio::join!(self.undo_records(journal, &routing, hold.as_deref()), checks);
         undone.extend(records);
         for c in checks {
             undone.extend(c);
@@ -508,9 +509,9 @@ impl Undoer<'_> {
             region: region.clone(),
             original: before.clone(),
         };
-        let connected = global
-            .member(before)
-            .is_some_and(|m| m.synchronization_status.as_deref().unwrap_or("connected") == "connected");
+        let connected = global.member(before).is_some_and(|m| {
+            m.synchronization_status.as_deref().unwrap_or("connected") == "connected"
+        });
         if !connected {
             let waited = if how.wait_for_resync {
                 wait::member_connected(
@@ -539,7 +540,10 @@ impl Undoer<'_> {
                 )));
             }
         }
-        if let Err(why) = self.ask(|| gate::cluster_serves(self.cloud, &original)).await {
+        if let Err(why) = self
+            .ask(|| gate::cluster_serves(self.cloud, &original))
+            .await
+        {
             return Err(NotBack::Held(format!(
                 "{why}; the writer stays on {after}, where it serves"
             )));

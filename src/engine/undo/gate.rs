@@ -34,7 +34,10 @@ pub struct NoGo {
 }
 
 fn down(why: String) -> NoGo {
-    NoGo { unknown: false, why }
+    NoGo {
+        unknown: false,
+        why,
+    }
 }
 
 fn unknown(why: String) -> NoGo {
@@ -150,6 +153,9 @@ pub async fn app_answers(app: &AppCheck, address: &str) -> Result<(), NoGo> {
             app.url,
             r.status().as_u16()
         ))),
-        Err(e) => Err(down(format!("{} at {address} did not answer: {e}", app.url))),
+        Err(e) => Err(down(format!(
+            "{} at {address} did not answer: {e}",
+            app.url
+        ))),
     }
 }

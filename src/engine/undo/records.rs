@@ -39,6 +39,9 @@ pub enum Verdict {
     Conflict(String),
 }
 
+/// One journal entry of a record set: its sequence number and the fields before and after.
+type Fields = (u64, Map<String, Value>, Map<String, Value>);
+
 fn fields(r: &RecordSet) -> Map<String, Value> {
     match serde_json::to_value(r) {
         Ok(Value::Object(map)) => map,
@@ -69,10 +72,12 @@ pub fn plan(
     current: Option<&RecordSet>,
     hold_routing: bool,
 ) -> RecordUndo {
-    let sets: Vec<(u64, Map<String, Value>, Map<String, Value>)> = history
+    let sets: Vec<Fields> = history
         .iter()
         .filter_map(|e| match &e.mutation {
-            Mutation::RecordSet { before, after, .. } => Some((e.seq, fields(before), fields(after))),
+            Mutation::RecordSet { before, after, .. } => {
+                Some((e.seq, fields(before), fields(after)))
+            }
             _ => None,
         })
         .collect();
@@ -165,9 +170,9 @@ pub fn plan(
 /// only putting TTLs back.
 pub fn moves_traffic(undoing: &[&Entry]) -> bool {
     undoing.iter().any(|e| match &e.mutation {
-        Mutation::RecordSet { before, after, .. } => {
-            changed(&fields(before), &fields(after)).iter().any(|k| k != TTL)
-        }
+        Mutation::RecordSet { before, after, .. } => changed(&fields(before), &fields(after))
+            .iter()
+            .any(|k| k != TTL),
         _ => false,
     })
 }
@@ -236,7 +241,10 @@ mod tests {
         let all = [&lower, &shift];
         let plan = plan(&all, &all, Some(&record(60, 0)), true);
         assert_eq!(plan.write, Some(record(300, 0)));
-        assert_eq!(plan.verdicts, vec![(1, Verdict::Restore), (2, Verdict::Held)]);
+        assert_eq!(
+            plan.verdicts,
+            vec![(1, Verdict::Restore), (2, Verdict::Held)]
+        );
     }
 
     #[test]
@@ -255,7 +263,9 @@ mod tests {
         // is not called restored.
         assert_eq!(plan.write, Some(record(300, 50)));
         match &plan.verdicts[0].1 {
-            Verdict::Conflict(why) => assert!(why.contains("weight was changed by someone else"), "{why}"),
+            Verdict::Conflict(why) => {
+                assert!(why.contains("weight was changed by someone else"), "{why}")
+            }
             v => panic!("{v:?}"),
         }
     }
