@@ -23,6 +23,19 @@ struct Report {
     stop: Option<serde_json::Value>,
     #[serde(default)]
     alarms: Option<serde_json::Value>,
+    changes: Vec<Change>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Change {
+    resource: String,
+    restored: bool,
+    #[serde(default)]
+    how: Option<String>,
+    #[serde(default)]
+    failed: bool,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,8 +174,44 @@ fn throttling_is_absorbed_by_retries() {
 
 #[test]
 fn a_failing_switchover_rolls_back() {
-    let r = lab_run("drills/example.toml", &["switchover-fails"], Some("60"), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["run", "drills/example.toml", "--lab", "--yes"])
+        .args([
+            "--fault",
+            "switchover-fails",
+            "--time-scale",
+            "60",
+            "--report",
+        ])
+        .arg(&path)
+        .expect_code(4);
+    let r = read_report(&path);
     assert_eq!(r.outcome, "rolled_back");
+    // The writer never moved: the report must not say it was moved and put back.
+    let writer = r
+        .changes
+        .iter()
+        .find(|c| c.resource.starts_with("writer of"))
+        .expect("the switchover was journaled");
+    assert!(writer.restored && writer.failed, "{writer:?}");
+    assert!(
+        writer
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("cancelled or failed"),
+        "{writer:?}"
+    );
+    assert_eq!(writer.how.as_deref(), Some("already"), "{writer:?}");
+    Drill::new()
+        .args(["report"])
+        .arg(&path)
+        .expect_code(0)
+        .stdout_contains("never changed (the change failed) |")
+        .stdout_contains("put back, 1 never changed (the change failed).");
     assert!(r.lab.world_restored);
     assert!(
         r.errors.iter().any(|e| e.contains("cancelled or failed")),
