@@ -10,6 +10,7 @@ mod engine;
 mod lab;
 mod probes;
 mod report;
+mod report_target;
 mod schedule;
 mod support;
 mod validate;
