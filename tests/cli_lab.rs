@@ -25,6 +25,19 @@ struct Report {
     alarms: Option<serde_json::Value>,
     #[serde(default)]
     probes: Option<serde_json::Value>,
+    changes: Vec<Change>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Change {
+    resource: String,
+    restored: bool,
+    #[serde(default)]
+    how: Option<String>,
+    #[serde(default)]
+    failed: bool,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +154,54 @@ fn plan_in_the_lab_lists_the_actions() {
         .stdout_contains("TTL 300 → 30");
 }
 
+#[test]
+fn plan_checks_the_steady_state_as_run_does_or_says_it_did_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |extra: &[&str]| {
+        Drill::new()
+            .state_dir(dir.path())
+            .args([
+                "plan",
+                "drills/example.toml",
+                "--lab",
+                "--fault",
+                "dns-silent",
+            ])
+            .args(extra)
+    };
+    // The DNS server answers nobody: the baseline sees only failures, and plan refuses with the
+    // reasons run refuses with.
+    let refused = plan(&[])
+        .expect_code(3)
+        .stderr_contains("drill example is not ready; nothing would be changed:")
+        .stderr_contains("  - steady state: ")
+        .stderr_contains("dns probes failed during the 30s baseline");
+    assert!(
+        !refused.stdout.contains("ready. A run would"),
+        "{}",
+        refused.stdout
+    );
+    plan(&["--no-steady-state"])
+        .expect_code(0)
+        .stdout_contains("steady state: not checked (--no-steady-state)\n")
+        .stdout_contains("ready. A run would:");
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["plan", "drills/example.toml", "--lab"])
+        .expect_code(0)
+        .stdout_contains("steady state: ok over the 30s baseline");
+    // `drill run` refuses the same drill for the same reason.
+    let r = lab_run("drills/example.toml", &["dns-silent"], None, 3);
+    assert_eq!(r.outcome, "refused");
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.starts_with("steady state: ") && e.contains("dns probes failed")),
+        "{:?}",
+        r.errors
+    );
+}
+
 /// Each fault, the drill it runs with, and the outcome the fault documentation promises.
 #[test]
 fn throttling_is_absorbed_by_retries() {
@@ -164,8 +225,44 @@ fn throttling_is_absorbed_by_retries() {
 
 #[test]
 fn a_failing_switchover_rolls_back() {
-    let r = lab_run("drills/example.toml", &["switchover-fails"], Some("60"), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["run", "drills/example.toml", "--lab", "--yes"])
+        .args([
+            "--fault",
+            "switchover-fails",
+            "--time-scale",
+            "60",
+            "--report",
+        ])
+        .arg(&path)
+        .expect_code(4);
+    let r = read_report(&path);
     assert_eq!(r.outcome, "rolled_back");
+    // The writer never moved: the report must not say it was moved and put back.
+    let writer = r
+        .changes
+        .iter()
+        .find(|c| c.resource.starts_with("writer of"))
+        .expect("the switchover was journaled");
+    assert!(writer.restored && writer.failed, "{writer:?}");
+    assert!(
+        writer
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("cancelled or failed"),
+        "{writer:?}"
+    );
+    assert_eq!(writer.how.as_deref(), Some("already"), "{writer:?}");
+    Drill::new()
+        .args(["report"])
+        .arg(&path)
+        .expect_code(0)
+        .stdout_contains("never changed (the change failed) |")
+        .stdout_contains("put back, 1 never changed (the change failed).");
     assert!(r.lab.world_restored);
     assert!(
         r.errors.iter().any(|e| e.contains("cancelled or failed")),

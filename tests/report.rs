@@ -106,9 +106,9 @@ fn a_report_that_left_something_changed_says_so_first() {
         "Finish the job with `drill recover 20261230T031234Z-c0de`.",
         "`alarm` fired at 2026-12-30T03:19:00.000Z: checkout-5xx is in ALARM since",
         "| 2026-12-30T03:19:00.000Z | 6m 13s 384ms | stop condition `alarm` fired |",
-        "5 change(s) journaled before they were made; 4 put back.",
+        "5 change(s) journaled before they were made; 4 put back, 1 STILL CHANGED.",
         // A `|` inside a cell does not split the table.
-        "| **no**: SwitchoverGlobalCluster failed: Throttling \\| Rate exceeded |",
+        "| **STILL CHANGED**: SwitchoverGlobalCluster failed: Throttling \\| Rate exceeded |",
         "| `max_lost_writes` | 0 writes | — | not measured |",
         "415 acknowledged write(s) checked in us-west-2, **2 missing**: 412, 413.",
     ] {

@@ -141,6 +141,10 @@ pub struct PlanArgs {
     /// Plan as `drill run --no-failback` would run
     #[arg(long)]
     pub no_failback: bool,
+    /// Skip the probes' steady-state check (which watches the `[probes] baseline` window, as
+    /// `drill run` does before its first change)
+    #[arg(long)]
+    pub no_steady_state: bool,
 }
 
 #[derive(Debug, Args)]

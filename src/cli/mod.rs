@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod schedule;
 mod validate;
+mod writable;
 
 use clap::Parser;
 

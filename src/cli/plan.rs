@@ -1,7 +1,10 @@
-//! `drill plan FILE`: read-only preflight, then the ordered actions a run would take.
+//! `drill plan FILE`: read-only preflight, then the ordered actions a run would take. With
+//! `[probes]` it also watches the steady state over the baseline window, as `drill run` does before
+//! its first change, unless `--no-steady-state` says not to (and then it says it did not).
 
 use crate::engine::plan::actions;
 use crate::engine::preflight::preflight;
+use crate::engine::probing;
 
 use super::args::{Cli, PlanArgs};
 use super::{CliError, exit};
@@ -14,23 +17,56 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
         .notify
         .as_ref()
         .map(|n| n.program(&drill.path).map(|program| (n, program)));
+    let not_ready = |reasons: Vec<String>| {
+        eprintln!(
+            "drill {} is not ready; nothing would be changed:",
+            drill.name
+        );
+        for reason in reasons {
+            eprintln!("  - {reason}");
+        }
+        Ok(exit::REFUSED)
+    };
     let plan = match (preflight(&drill, &target.cloud).await, &notify) {
         (Ok(plan), None | Some(Ok(_))) => plan,
         (result, _) => {
-            eprintln!(
-                "drill {} is not ready; nothing would be changed:",
-                drill.name
-            );
-            for reason in result.err().into_iter().flat_map(|r| r.reasons) {
-                eprintln!("  - {reason}");
-            }
+            let mut reasons: Vec<String> =
+                result.err().into_iter().flat_map(|r| r.reasons).collect();
             if let Some(Err(e)) = &notify {
-                eprintln!("  - {e}");
+                reasons.push(e.to_string());
             }
-            return Ok(exit::REFUSED);
+            return not_ready(reasons);
+        }
+    };
+    let steady = match (&drill.probes, args.no_steady_state) {
+        (None, _) => "not checked (the drill has no [probes])".to_string(),
+        (Some(_), true) => "not checked (--no-steady-state)".to_string(),
+        (Some(config), false) => {
+            let checked = probing::check_steady_state(
+                config,
+                &drill,
+                &plan,
+                &target.probe_network(),
+                &target.cloud.route53,
+                &target.clock,
+            )
+            .await;
+            match checked {
+                // A zero baseline is no check at all (the run skips it too).
+                Ok(evidence) if evidence["checked"] == false => {
+                    "not checked ([probes] baseline is 0)".to_string()
+                }
+                Ok(_) => format!(
+                    "ok over the {} baseline: the probes found the service healthy in {}",
+                    humantime::format_duration(config.baseline),
+                    drill.regions.primary
+                ),
+                Err(reasons) => return not_ready(reasons),
+            }
         }
     };
     let failback = drill.failback && !args.no_failback;
+    println!("steady state: {steady}");
     println!(
         "drill {} ({} from {} to {}): ready. A run would:",
         drill.name,

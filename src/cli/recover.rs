@@ -111,15 +111,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
     }
     let recovery = recovered.map_err(|e| CliError::Refused(e.to_string()))?;
     for change in &recovery.changes {
-        println!(
-            "  {:<60} {}",
-            change.resource,
-            if change.restored {
-                "restored"
-            } else {
-                "STILL CHANGED"
-            }
-        );
+        println!("  {:<60} {}", change.resource, change.fate());
     }
     if recovery.left.is_empty() && !recovery.held.is_empty() {
         let lines: Vec<String> = recovery

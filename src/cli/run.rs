@@ -21,6 +21,9 @@ use super::{common, lab};
 pub async fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     let drill = common::load(&args.file)?;
     common::state_dir(cli)?;
+    if let Some(path) = &args.report {
+        super::writable::report_file(path)?;
+    }
     confirm(
         &drill.name,
         &drill.regions.primary,

@@ -175,6 +175,9 @@ async fn serve(cli: &Cli, args: &ScheduleArgs, paths: Vec<PathBuf>) -> Result<i3
                 .join(", ")
         )));
     }
+    if let Some(dir) = &args.reports {
+        super::writable::reports_dir(dir)?;
+    }
     let (tx, rx) = mpsc::channel(16);
     forward_signals(tx.clone())?;
     if let Err(e) = watch::spawn(&paths, tx) {

@@ -133,7 +133,8 @@ pub enum Line {
         seq: u64,
         at: DateTime<Utc>,
     },
-    /// The mutation's call failed; the resource may or may not have changed.
+    /// The mutation's call failed, or the operation it started (a promotion) ended without
+    /// making the change; the resource may or may not have changed.
     Failed {
         seq: u64,
         at: DateTime<Utc>,
@@ -300,6 +301,28 @@ pub struct Replay {
     pub finished: Option<String>,
 }
 
+/// How an undone mutation got back to its `before` value: the `how` of its `undone` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UndoneHow {
+    /// The undo put it back.
+    Restored,
+    /// It was found already at `before`: the change never took effect (its call failed, or the
+    /// run stopped before making it), or something had put it back already.
+    Already,
+}
+
+impl UndoneHow {
+    /// The journal's word for it; None for a word this build does not know.
+    pub fn parse(how: &str) -> Option<Self> {
+        match how {
+            "restored" => Some(UndoneHow::Restored),
+            "already" => Some(UndoneHow::Already),
+            _ => None,
+        }
+    }
+}
+
 /// One mutation and what became of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -309,8 +332,8 @@ pub struct Entry {
     pub done: bool,
     pub failed: Option<String>,
     pub undone: bool,
-    /// How it was undone: `restored`, or `already` when it was found at its original value.
-    pub undone_how: Option<String>,
+    /// How it was undone (None until it is, or when the journal's word is unknown).
+    pub how: Option<UndoneHow>,
     pub kept: bool,
     pub undo_failed: Option<String>,
     /// Why it is held where it is (the last `held` line), until it is undone.
@@ -385,7 +408,7 @@ impl Replay {
                     done: false,
                     failed: None,
                     undone: false,
-                    undone_how: None,
+                    how: None,
                     kept: false,
                     undo_failed: None,
                     held: None,
@@ -403,7 +426,7 @@ impl Replay {
                 Line::Undone { seq, how, .. } => {
                     if let Some(i) = find(&entries, seq) {
                         entries[i].undone = true;
-                        entries[i].undone_how = Some(how);
+                        entries[i].how = UndoneHow::parse(&how);
                         entries[i].undo_failed = None;
                         entries[i].held = None;
                     }
@@ -540,6 +563,8 @@ mod tests {
         .unwrap();
         let replay = Replay::read(j.path()).unwrap();
         assert_eq!(replay.entries.len(), 2);
+        assert_eq!(replay.entries[0].how, Some(UndoneHow::Restored));
+        assert_eq!(replay.entries[1].how, None);
         let outstanding: Vec<u64> = replay.outstanding().iter().map(|e| e.seq).collect();
         assert_eq!(outstanding, vec![b]);
         assert_eq!(replay.next_seq(), 3);

@@ -20,7 +20,7 @@ pub mod wait;
 
 pub use context::StepError;
 pub use outcome::{
-    ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StepStatus, StopRecord,
+    ChangeRecord, Fate, Outcome, RunResult, SloResult, StepRecord, StepStatus, StopRecord,
 };
 pub use recover::{RecoverOptions, Recovery, recover};
 pub use run::{Extras, RunOptions, changes, new_run_id, run, run_with};

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::journal::{Entry, UndoneHow};
+
 /// How a run ended. Each maps to one exit code (see `cli::exit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,7 +74,7 @@ pub struct StepRecord {
     pub details: serde_json::Value,
 }
 
-/// One journaled mutation and whether it was put back.
+/// One journaled mutation and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeRecord {
     pub seq: u64,
@@ -80,10 +82,96 @@ pub struct ChangeRecord {
     pub resource: String,
     pub before: serde_json::Value,
     pub after: serde_json::Value,
+    /// Back at `before`, whether put back or found there.
     pub restored: bool,
-    /// Why it was not restored, if it was not.
+    /// How it got back to `before`: put back by the drill (`restored`), or found there
+    /// (`already`: the change never took effect). Absent when not restored, and in reports
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<UndoneHow>,
+    /// The call that makes the change failed, or the operation it started (a promotion) ended
+    /// without making it; its error is the `note`. The resource may or may not have changed:
+    /// `how` says what the undo found.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub failed: bool,
+    /// Deliberately left changed (`--no-failback`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub kept: bool,
+    /// Why it was not restored, if it was not; or why its call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl ChangeRecord {
+    /// The report's view of one journal entry.
+    pub fn from_entry(e: &Entry) -> Self {
+        ChangeRecord {
+            seq: e.seq,
+            step: e.step.clone(),
+            resource: e.mutation.resource(),
+            before: e.mutation.before_json(),
+            after: e.mutation.after_json(),
+            restored: e.undone,
+            how: e.how.filter(|_| e.undone),
+            failed: e.failed.is_some(),
+            kept: e.kept,
+            note: if e.kept {
+                Some("kept in the secondary region (--no-failback)".to_string())
+            } else {
+                e.undo_failed.clone().or_else(|| e.failed.clone())
+            },
+        }
+    }
+
+    /// What became of the change, in the words the report and `drill recover` both use.
+    pub fn fate(&self) -> Fate {
+        match (self.restored, self.how) {
+            (true, Some(UndoneHow::Already)) if self.failed => Fate::NeverChanged,
+            (true, Some(UndoneHow::Already)) => Fate::FoundBack,
+            // Reports from before `how` existed said only that it was back.
+            (true, _) => Fate::PutBack,
+            (false, _) if self.kept => Fate::Kept,
+            (false, _) => Fate::StillChanged,
+        }
+    }
+}
+
+/// What became of one journaled change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Changed, then put back by the drill.
+    PutBack,
+    /// It failed and the resource was found at its original value: it never moved.
+    NeverChanged,
+    /// Found at its original value without being put back (the run stopped before the call, or
+    /// something had put it back already).
+    FoundBack,
+    /// Left changed on purpose (`--no-failback`).
+    Kept,
+    /// Changed and not put back: `drill recover` must finish the job.
+    StillChanged,
+}
+
+impl Fate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::PutBack => "put back",
+            Fate::NeverChanged => "never changed (the change failed)",
+            Fate::FoundBack => "found at its original value",
+            Fate::Kept => "kept (--no-failback)",
+            Fate::StillChanged => "STILL CHANGED",
+        }
+    }
+}
+
+impl std::fmt::Display for Fate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -219,6 +219,34 @@ pub async fn steady_state(prober: &Prober, drill: &Drill) -> Result<Value, (Vec<
     }
 }
 
+/// The steady-state check on its own, as `drill plan` runs it: the probes start as `drill run`
+/// starts them ([`setup`], [`Prober::start`]), [`steady_state`] watches the baseline window, and
+/// the probes stop. Ok(evidence), or the reasons `drill run` would refuse with.
+pub async fn check_steady_state(
+    config: &Probes,
+    drill: &Drill,
+    plan: &Plan,
+    network: &Network,
+    route53: &Arc<dyn Route53>,
+    clock: &Clock,
+) -> Result<Value, Vec<String>> {
+    let probes = |e: String| vec![format!("probes: {e}")];
+    let setup = setup(config, drill, plan, network, route53)
+        .await
+        .map_err(probes)?;
+    let prober = Prober::start(setup, clock.clone()).map_err(probes)?;
+    prober.mark(Mark::Phase {
+        name: "baseline".to_string(),
+    });
+    tracing::info!(
+        "probes: watching the steady state for {}",
+        humantime::format_duration(config.baseline)
+    );
+    let checked = steady_state(&prober, drill).await;
+    prober.stop().await;
+    checked.map_err(|(reasons, _)| reasons)
+}
+
 /// Asks the probes whether traffic reached `side`: every authoritative answer points there and
 /// the HTTP share is reached; then reads the canary back to count lost writes.
 pub struct ProbeVerifier;

@@ -526,19 +526,7 @@ pub fn changes(replay: &Replay) -> Vec<ChangeRecord> {
     replay
         .entries
         .iter()
-        .map(|e| ChangeRecord {
-            seq: e.seq,
-            step: e.step.clone(),
-            resource: e.mutation.resource(),
-            before: e.mutation.before_json(),
-            after: e.mutation.after_json(),
-            restored: e.undone,
-            note: if e.kept {
-                Some("kept in the secondary region (--no-failback)".to_string())
-            } else {
-                e.undo_failed.clone().or_else(|| e.failed.clone())
-            },
-        })
+        .map(ChangeRecord::from_entry)
         .collect()
 }
 

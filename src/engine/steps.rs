@@ -173,7 +173,7 @@ pub async fn promote(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
         return Err(e.into());
     }
     ctx.done(seq)?;
-    wait::promoted(
+    let promoted = wait::promoted(
         ctx.cloud,
         ctx.clock,
         region,
@@ -182,7 +182,13 @@ pub async fn promote(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
         ctx.poll,
         ctx.drill.timeouts.promotion,
     )
-    .await?;
+    .await;
+    // The call was accepted but the promotion it started did not (yet) make `to` the writer: the
+    // journal says so, and the undo finds out whether the writer moved at all.
+    if let Err(e) = promoted {
+        ctx.failed(seq, &e.to_string());
+        return Err(e.into());
+    }
     let took = ms(ctx.clock.elapsed() - started);
     ctx.measure("promotion_ms", took);
     Ok(json!({ "operation": operation(db.mode), "from": from, "to": to, "promotion_ms": took }))

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Report;
 use crate::engine::probing::{sum_of_directions, worst_of_directions};
+use crate::engine::{ChangeRecord, Fate};
 
 /// The measurements taken once per direction: the failover's under its own name, the fail-back's
 /// with a `failback_` prefix. In the order the post-mortem reads them.
@@ -475,15 +476,15 @@ fn changes(o: &mut String, r: &Report) {
         let _ = writeln!(o, "None: the drill changed nothing.");
         return;
     }
-    let restored = r.changes.iter().filter(|c| c.restored).count();
     let _ = writeln!(
         o,
-        "{} change(s) journaled before they were made; {restored} put back.\n",
-        r.changes.len()
+        "{} change(s) journaled before they were made; {}.\n",
+        r.changes.len(),
+        fates(&r.changes)
     );
     let _ = writeln!(
         o,
-        "| # | step | resource | before | after | put back |\n|---|---|---|---|---|---|"
+        "| # | step | resource | before | after | now |\n|---|---|---|---|---|---|"
     );
     for c in &r.changes {
         let _ = writeln!(
@@ -494,12 +495,36 @@ fn changes(o: &mut String, r: &Report) {
             cell(&c.resource),
             cell(&c.before.to_string()),
             cell(&c.after.to_string()),
-            match (&c.note, c.restored) {
-                (_, true) => "yes".to_string(),
-                (Some(note), false) => format!("**no**: {}", cell(note)),
-                (None, false) => "**no**".to_string(),
-            }
+            fate(c)
         );
+    }
+}
+
+/// How many changes came to each end, in a fixed order: `4 put back, 1 never changed (the call
+/// failed)`.
+fn fates(changes: &[ChangeRecord]) -> String {
+    [
+        Fate::PutBack,
+        Fate::NeverChanged,
+        Fate::FoundBack,
+        Fate::Kept,
+        Fate::StillChanged,
+    ]
+    .into_iter()
+    .filter_map(|f| match changes.iter().filter(|c| c.fate() == f).count() {
+        0 => None,
+        n => Some(format!("{n} {f}")),
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// One change's end as a table cell: what became of it, and why when it is still changed.
+fn fate(c: &ChangeRecord) -> String {
+    match (c.fate(), &c.note) {
+        (Fate::StillChanged, Some(note)) => format!("**STILL CHANGED**: {}", cell(note)),
+        (Fate::StillChanged, None) => "**STILL CHANGED**".to_string(),
+        (f, _) => f.to_string(),
     }
 }
 
@@ -566,6 +591,7 @@ fn short(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::journal::UndoneHow;
 
     #[test]
     fn cells_keep_tables_intact() {
@@ -584,6 +610,54 @@ mod tests {
         assert_eq!(measurement("rpo_ms", None), "—");
         assert_eq!(slo_value(150, "basis_points"), "1.50 %");
         assert_eq!(slo_value(0, "writes"), "0 writes");
+    }
+
+    #[test]
+    fn each_change_says_what_became_of_it() {
+        let mut r: Report =
+            serde_json::from_str(include_str!("../../tests/fixtures/report-v1-passed.json"))
+                .unwrap();
+        // The fixture predates `how`: a change back at its value reads as put back.
+        assert!(r.changes.iter().all(|c| c.how.is_none()));
+        assert!(
+            markdown(&r).contains("5 change(s) journaled before they were made; 5 put back.\n")
+        );
+        // A switchover whose call failed and whose writer was found where it was never moved.
+        let writer = &mut r.changes[2];
+        writer.how = Some(UndoneHow::Already);
+        writer.failed = true;
+        writer.note = Some("switchover cancelled or failed".to_string());
+        // A health check left changed on purpose, and a record that could not be put back.
+        r.changes[3].restored = false;
+        r.changes[3].kept = true;
+        r.changes[4].restored = false;
+        r.changes[4].note = Some("Throttling | Rate exceeded".to_string());
+        r.changes[0].how = Some(UndoneHow::Restored);
+        let md = markdown(&r);
+        let table = md.split("## Changes").nth(1).unwrap();
+        assert!(
+            table.contains(
+                "5 change(s) journaled before they were made; 2 put back, 1 never changed (the change failed), 1 kept (--no-failback), 1 STILL CHANGED.\n"
+            ),
+            "{table}"
+        );
+        let ends: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
+            .map(|l| l.trim_end_matches(" |").rsplit(" | ").next().unwrap())
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                "put back",
+                "put back",
+                "never changed (the change failed)",
+                "kept (--no-failback)",
+                "**STILL CHANGED**: Throttling \\| Rate exceeded",
+            ],
+            "{table}"
+        );
+        assert!(!table.contains("yes"), "{table}");
     }
 
     #[test]

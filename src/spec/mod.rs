@@ -34,25 +34,21 @@ pub use diagnostic::{Diagnostic, FILE_KEY, SpecErrors};
 pub use drill::{
     DEFAULT_INSYNC, DEFAULT_PROMOTION, DEFAULT_SOAK, DEFAULT_TTL, DEFAULT_VERIFY, MAX_TTL,
 };
-pub use files::drill_files;
+pub use files::{MAX_DRILL_FILE_BYTES, drill_files};
 pub use lab::LabSettings;
 pub use model::*;
 pub use notify::Notify;
 pub use schedule::parse_cron;
 
-/// Reads and validates a drill file. An unreadable file is one diagnostic; `Drill::sha256` is the
+/// Reads and validates a drill file: every command loads one through here. An unreadable file
+/// (missing, not a regular file, over `MAX_DRILL_FILE_BYTES`) is one diagnostic; `Drill::sha256` is the
 /// hash of the file's bytes.
 pub fn load(path: &Path) -> Result<Drill, SpecErrors> {
     let fail = |d: Diagnostic| SpecErrors {
         path: path.to_path_buf(),
         diagnostics: vec![d],
     };
-    let bytes = std::fs::read(path).map_err(|e| {
-        fail(Diagnostic::file(
-            path,
-            format!("cannot read the drill file: {e}"),
-        ))
-    })?;
+    let bytes = files::read(path).map_err(fail)?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         // Point at the first bad byte: everything before it is valid text.
         let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();

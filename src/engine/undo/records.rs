@@ -206,7 +206,7 @@ mod tests {
             done: true,
             failed: None,
             undone: false,
-            undone_how: None,
+            how: None,
             kept: false,
             undo_failed: None,
             held: None,
