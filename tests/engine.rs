@@ -175,7 +175,6 @@ fn options(state: &std::path::Path, cancel: CancellationToken) -> RunOptions {
         cancel,
         connection: Connection::default(),
         poll: Duration::from_secs(5),
-        lease_zone: None,
     }
 }
 

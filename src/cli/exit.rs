@@ -22,7 +22,9 @@ Exit codes:
   2  usage error or invalid drill file (nothing changed)
   3  refused: preflight found the world not ready, or the target is locked (nothing changed)
   4  rolled_back: aborted by a failure or a signal, and every change was rolled back
-  5  rollback_incomplete: something is still changed; run the printed `drill recover` command";
+  5  rollback_incomplete: something is still changed; run the printed `drill recover` command
+`drill recover` exits 0 (recovered: every change restored, the run's lease released) or 5
+(recovery_incomplete: something is still changed; fix the cause and run it again).";
 
 pub fn for_outcome(outcome: Outcome) -> i32 {
     match outcome {
@@ -30,6 +32,7 @@ pub fn for_outcome(outcome: Outcome) -> i32 {
         Outcome::SloFailed => SLO_FAILED,
         Outcome::Refused => REFUSED,
         Outcome::RolledBack => ROLLED_BACK,
-        Outcome::RollbackIncomplete => ROLLBACK_INCOMPLETE,
+        Outcome::RollbackIncomplete | Outcome::RecoveryIncomplete => ROLLBACK_INCOMPLETE,
+        Outcome::Recovered => PASSED,
     }
 }

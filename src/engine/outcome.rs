@@ -21,6 +21,11 @@ pub enum Outcome {
     RolledBack,
     /// Something the drill changed could not be restored; `drill recover` must finish the job.
     RollbackIncomplete,
+    /// `drill recover` finished a run that had not finished: every change it left is restored
+    /// and its lease released.
+    Recovered,
+    /// `drill recover` could not restore everything; run it again once the cause is fixed.
+    RecoveryIncomplete,
 }
 
 impl Outcome {
@@ -31,6 +36,8 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::RolledBack => "rolled_back",
             Outcome::RollbackIncomplete => "rollback_incomplete",
+            Outcome::Recovered => "recovered",
+            Outcome::RecoveryIncomplete => "recovery_incomplete",
         }
     }
 }
