@@ -685,6 +685,24 @@ mod tests {
     }
 
     #[test]
+    fn the_canonical_zone_is_the_first_by_name_then_id() {
+        let zone = |id: &str, name: &str| HostedZone {
+            id: id.into(),
+            name: name.into(),
+            private: false,
+            name_servers: Vec::new(),
+        };
+        let zones = [
+            zone("Z9", "example.org."),
+            zone("Z5", "Example.com."),
+            zone("Z3", "example.com."),
+            zone("Z1", "example.net."),
+        ];
+        assert_eq!(canonical(&zones).map(|z| z.id.as_str()), Some("Z3"));
+        assert_eq!(canonical(&[]), None);
+    }
+
+    #[test]
     fn the_owner_is_host_and_pid() {
         let o = owner();
         let (host, pid) = o.rsplit_once('/').unwrap();
