@@ -345,6 +345,70 @@ fn a_secondary_in_pending_resync_is_refused_and_nothing_changes() {
         "{:?}",
         r.errors
     );
+    // Refusal is read-only: not even the lease was written.
+    assert_eq!(writes(&r), Vec::<String>::new());
+    assert!(
+        reads(&r, "ListHostedZones") >= 1,
+        "the lease's zone was looked up"
+    );
+}
+
+/// The write calls the lab saw (whether or not it accepted them).
+fn writes(r: &Report) -> Vec<String> {
+    const WRITES: [&str; 4] = [
+        "ChangeResourceRecordSets",
+        "UpdateHealthCheck",
+        "SwitchoverGlobalCluster",
+        "FailoverGlobalCluster",
+    ];
+    r.lab.ground_truth["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["what"])
+        .filter(|w| w["kind"] == "api_call")
+        .filter_map(|w| w["operation"].as_str())
+        .filter(|op| WRITES.contains(op))
+        .map(str::to_string)
+        .collect()
+}
+
+fn reads(r: &Report, operation: &str) -> usize {
+    r.lab.ground_truth["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["what"]["kind"] == "api_call" && e["what"]["operation"] == operation)
+        .count()
+}
+
+#[test]
+fn a_passing_lab_run_takes_and_releases_its_lease_after_preflight() {
+    let r = lab_run("drills/example.toml", &[], Some("60"), 0);
+    assert!(r.lab.world_restored, "the lease was released");
+    let ops: Vec<&str> = r.lab.ground_truth["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["what"])
+        .filter(|w| w["kind"] == "api_call")
+        .filter_map(|w| w["operation"].as_str())
+        .collect();
+    let first_write = ops
+        .iter()
+        .position(|op| *op == "ChangeResourceRecordSets")
+        .unwrap();
+    // The re-check of the global cluster comes after the lease, before the first change.
+    let next_write = first_write
+        + 1
+        + ops[first_write + 1..]
+            .iter()
+            .position(|op| *op == "ChangeResourceRecordSets")
+            .unwrap();
+    assert!(
+        ops[first_write..next_write].contains(&"DescribeGlobalClusters"),
+        "{ops:?}"
+    );
 }
 
 #[test]

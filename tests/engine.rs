@@ -178,7 +178,6 @@ fn options(state: &std::path::Path, cancel: CancellationToken) -> RunOptions {
         cancel,
         connection: Connection::default(),
         poll: Duration::from_secs(5),
-        lease_zone: None,
     }
 }
 
@@ -878,5 +877,127 @@ async fn rollback_holds_routing_while_the_original_writer_cannot_serve() {
             .any(|l| l.contains("held at") && l.contains("traffic follows the writer")),
         "{:?}",
         result.left
+    );
+}
+
+/// The Route 53 lease as the run's guard, for `owner`, in the in-memory cloud's canonical zone.
+async fn lease_guard(
+    cloud: &MemoryCloud,
+    drill: &Drill,
+    opts: &RunOptions,
+) -> failover_drill::schedule::guard::LeaseGuard {
+    use failover_drill::schedule::lease::Place;
+    let place = Place::of(cloud, drill).await.unwrap();
+    assert_eq!(place.zone_id, "Z1", "example.com sorts first");
+    failover_drill::schedule::guard::LeaseGuard::new(
+        std::sync::Arc::new(cloud.clone()),
+        opts.clock.clone(),
+        place,
+        "ops-1/1".to_string(),
+        opts.run_id.clone(),
+        drill.name.clone(),
+        opts.state_dir.clone(),
+        false,
+        None,
+    )
+}
+
+fn other_lease(name: &str) -> RecordSet {
+    let until = (chrono::Utc::now() + chrono::TimeDelta::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    RecordSet::simple(
+        name,
+        "TXT",
+        60,
+        &[&format!(
+            "\"drill-lease v=1 owner=ops-2/2 run=r9 drill=other expires={until}\""
+        )],
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_lease_refuses_the_run_before_any_change_and_leaves_no_journal() {
+    use failover_drill::engine::guard::Guard;
+    use failover_drill::schedule::guard::Refusal;
+    let cloud = world();
+    let d = drill();
+    let state = tempfile::tempdir().unwrap();
+    let opts = options(state.path(), CancellationToken::new());
+    let guard = lease_guard(&cloud, &d, &opts).await;
+    cloud.put_record("Z1", other_lease(&guard.describe().record));
+    let initial = cloud.snapshot();
+    let c = cloud.cloud();
+    let result = engine::run_with(&d, &c, &opts, &engine::Extras::default(), Some(&guard)).await;
+    assert_eq!(result.outcome, Outcome::Refused, "{:?}", result.errors);
+    assert!(
+        matches!(guard.refusal(), Some(Refusal::Busy(m)) if m.contains("ops-2/2 (run r9")),
+        "{:?}",
+        guard.refusal()
+    );
+    // The refused CREATE of the lease is the only write call; Route 53 applied nothing.
+    assert_eq!(
+        cloud.count("ChangeResourceRecordSets"),
+        1,
+        "{:?}",
+        cloud.calls()
+    );
+    for op in [
+        "UpdateHealthCheck",
+        "SwitchoverGlobalCluster",
+        "FailoverGlobalCluster",
+    ] {
+        assert_eq!(cloud.count(op), 0, "{op}");
+    }
+    assert_restored(&cloud, &initial, "a refusal by the lease");
+    assert!(result.journal.is_none());
+    assert!(
+        locate(state.path(), None).is_err(),
+        "no journal for recover to trip over"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_lost_mid_run_rolls_the_drill_back() {
+    use failover_drill::engine::guard::Guard;
+    let cloud = world();
+    let d = drill();
+    let initial = cloud.snapshot();
+    let state = tempfile::tempdir().unwrap();
+    let opts = options(state.path(), CancellationToken::new());
+    let guard = lease_guard(&cloud, &d, &opts).await;
+    let lease = guard.describe();
+    let key = RecordKey {
+        zone_id: lease.zone_id.clone(),
+        name: lease.record.clone(),
+        rtype: "TXT".to_string(),
+        set_identifier: None,
+    };
+    // Someone takes the lease from under the run once it holds it; its next renewal finds out.
+    let thief = {
+        let cloud = cloud.clone();
+        async move {
+            while cloud.record(&key).is_none() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            cloud.put_record("Z1", other_lease(&key.name));
+            std::future::pending::<()>().await
+        }
+    };
+    let c = cloud.cloud();
+    let extras = engine::Extras::default();
+    let result = tokio::select! {
+        r = engine::run_with(&d, &c, &opts, &extras, Some(&guard)) => r,
+        _ = thief => unreachable!(),
+    };
+    assert_eq!(result.outcome, Outcome::RolledBack, "{:?}", result.errors);
+    assert!(
+        result.errors.iter().any(|e| e.contains("lost the lease")),
+        "{:?}",
+        result.errors
+    );
+    let mut now = cloud.snapshot();
+    now.records.retain(|k, _| k.name != lease.record);
+    assert_eq!(
+        now, initial,
+        "everything but the thief's lease is as it began"
     );
 }

@@ -1245,6 +1245,285 @@ async fn recover_takes_over_the_killed_runs_lease_but_not_anothers() {
     assert_eq!(world.snapshot(), before, "the world is as it began");
 }
 
+/// How many ChangeResourceRecordSets calls the lab has seen.
+fn record_changes(world: &lab::Lab) -> usize {
+    serde_json::to_value(world.ground_truth()).unwrap()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["what"]["operation"] == "ChangeResourceRecordSets")
+        .count()
+}
+
+fn lease_record(place: &Place, owner: &str, run: &str, drill: &str) -> RecordSet {
+    let until = (Utc::now() + TimeDelta::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ");
+    RecordSet::simple(
+        &place.lease_name(),
+        "TXT",
+        60,
+        &[&format!(
+            "\"drill-lease v=1 owner={owner} run={run} drill={drill} expires={until}\""
+        )],
+    )
+}
+
+async fn create(cloud: &Cloud, zone: &str, record: RecordSet) {
+    cloud
+        .route53
+        .change_records(
+            zone,
+            &[RecordChange {
+                action: ChangeAction::Create,
+                record,
+            }],
+            "",
+        )
+        .await
+        .unwrap();
+}
+
+/// A journal as a run killed right after taking its lease leaves it: a header naming the lease,
+/// no mutation.
+fn killed_after_the_lease(state: &Path, drill: &spec::Drill, place: &Place, endpoint: &str) {
+    use failover_drill::engine::journal::{
+        Connection, FORMAT_VERSION, Header, Journal, LeaseRecord,
+    };
+    Journal::create(
+        state,
+        Header {
+            format_version: FORMAT_VERSION,
+            run_id: "r7".into(),
+            drill_name: drill.name.clone(),
+            drill_file: drill.path.clone(),
+            drill_sha256: drill.sha256.clone(),
+            global_cluster: drill.database.global_cluster.clone(),
+            started_at: Utc::now(),
+            tool_version: "test".into(),
+            connection: Connection {
+                profile: None,
+                endpoint_url: Some(endpoint.to_string()),
+                lab: false,
+                regions: vec!["us-east-1".into(), "us-west-2".into()],
+            },
+            lease_zone: None,
+            lease: Some(LeaseRecord {
+                zone_id: place.zone_id.clone(),
+                zone_name: place.zone_name.clone(),
+                record: place.lease_name(),
+                owner: "ops-1/77".into(),
+                run_id: "r7".into(),
+                private_lab: false,
+            }),
+            mode: Some("switchover".into()),
+        },
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_whose_holder_died_on_this_host_names_drill_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "dead.toml",
+        &drill_text("dead", "0 10 * * TUE#1", "", ""),
+    );
+    let drill = spec::load(&file).unwrap();
+    let (world, cloud) = lab_cloud(&drill).await;
+    let place = Place::of(cloud.route53.as_ref(), &drill).await.unwrap();
+    let state = dir.path().join("state");
+    killed_after_the_lease(&state, &drill, &place, &world.aws_endpoint());
+    create(
+        &cloud,
+        &place.zone_id,
+        lease_record(&place, "ops-1/77", "r7", "dead"),
+    )
+    .await;
+    let writes = record_changes(&world);
+    let endpoint = world.aws_endpoint();
+    let ran = tokio::task::spawn_blocking(move || {
+        Drill::new()
+            .state_dir(&state)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_ACCESS_KEY)
+            .args(["run".as_ref(), file.as_os_str(), "--yes".as_ref()])
+            .run()
+    })
+    .await
+    .unwrap();
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("Run `drill recover r7`"),
+        "{}",
+        ran.stderr
+    );
+    // Only the refused CREATE of the lease was sent; Route 53 applied nothing.
+    assert_eq!(record_changes(&world), writes + 1);
+    let journals: Vec<_> = std::fs::read_dir(dir.path().join("state").join("journal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(journals, ["r7.jsonl"], "the refused run left no journal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recover_releases_the_lease_of_a_run_killed_before_any_change_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "early.toml",
+        &drill_text("early", "0 10 * * TUE#1", "", ""),
+    );
+    let drill = spec::load(&file).unwrap();
+    let (world, cloud) = lab_cloud(&drill).await;
+    let before = world.snapshot();
+    let place = Place::of(cloud.route53.as_ref(), &drill).await.unwrap();
+    let key = place.key(&place.lease_name());
+    let state = dir.path().join("state");
+    killed_after_the_lease(&state, &drill, &place, &world.aws_endpoint());
+    let against = {
+        let state = state.clone();
+        move |args: &'static [&'static str]| {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                Drill::new()
+                    .state_dir(&state)
+                    .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY_ID)
+                    .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_ACCESS_KEY)
+                    .args(args)
+                    .run()
+            })
+        }
+    };
+
+    // Another run's lease is not the dead run's: left alone, nothing written.
+    let other = lease_record(&place, "ops-2/4242", "r9", "early");
+    create(&cloud, &place.zone_id, other.clone()).await;
+    let writes = record_changes(&world);
+    let ran = against(&["recover", "--latest"]).await.unwrap();
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("nothing to recover"), "{}", ran.stdout);
+    assert_eq!(record_changes(&world), writes, "a read-only answer");
+    assert_eq!(
+        cloud.route53.get_record(&key).await.unwrap(),
+        Some(other.clone())
+    );
+
+    // The dead run's own lease is released, and the run gets a report.
+    let dead = lease_record(&place, "ops-1/77", "r7", "early");
+    let swap = [
+        RecordChange {
+            action: ChangeAction::Delete,
+            record: other,
+        },
+        RecordChange {
+            action: ChangeAction::Create,
+            record: dead,
+        },
+    ];
+    cloud
+        .route53
+        .change_records(&place.zone_id, &swap, "")
+        .await
+        .unwrap();
+    let ran = against(&["recover", "--latest"]).await.unwrap();
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("released the lease"), "{}", ran.stdout);
+    assert_eq!(cloud.route53.get_record(&key).await.unwrap(), None);
+    assert_eq!(world.snapshot(), before, "the world is as it began");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(state.join("reports").join("r7.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["outcome"], "recovered");
+    assert_eq!(report["exit_code"], 0);
+    let listed = against(&["report", "--list"]).await.unwrap();
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("r7 ") && l.contains("recovered")),
+        "{}",
+        listed.stdout
+    );
+
+    // Recovering again finds nothing and writes nothing.
+    let writes = record_changes(&world);
+    let ran = against(&["recover", "--latest"]).await.unwrap();
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("nothing to recover"), "{}", ran.stdout);
+    assert_eq!(record_changes(&world), writes);
+}
+
+#[test]
+fn two_drill_files_sharing_a_cluster_from_different_zones_take_one_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let drills = dir.path().join("drills");
+    std::fs::create_dir(&drills).unwrap();
+    // Both drive global cluster shared-global; one keeps its records in example.com, the other
+    // in example.org. Short waits on the real clock, as in the two-schedulers test.
+    let text = |name: &str, group: &str| {
+        format!(
+            r#"name = "{name}"
+ttl = 60
+soak = "1s"
+
+[lab]
+original_ttl = 60
+
+[regions]
+primary = "us-east-1"
+secondary = "us-west-2"
+
+[database]
+global_cluster = "shared-global"
+secondary_cluster = "shared-usw2"
+mode = "switchover"
+
+{group}"#
+        )
+    };
+    let org_group = crate::support::API_GROUP.replace("example.com", "example.org");
+    let a = write(&drills, "a.toml", &text("a", crate::support::API_GROUP));
+    let b = write(&drills, "b.toml", &text("b", &org_group));
+    let mut world = Proc::spawn(
+        Drill::new()
+            .args(["lab".as_ref(), "--world".as_ref(), drills.as_os_str()])
+            .args(["--time-scale", "600"]),
+    );
+    let first = world.wait_for("aws_endpoint", Duration::from_secs(30));
+    let endpoint = serde_json::from_str::<serde_json::Value>(&first).unwrap()["aws_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = |n: u32, file: &Path| {
+        Proc::spawn(
+            Drill::new()
+                .state_dir(&dir.path().join(format!("state-{n}")))
+                .env("AWS_ENDPOINT_URL", &endpoint)
+                .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY_ID)
+                .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_ACCESS_KEY)
+                .args(["run".as_ref(), file.as_os_str(), "--yes".as_ref()]),
+        )
+    };
+    let (one, two) = (run(1, &a), run(2, &b));
+    let (c1, out1) = one.finish(Duration::from_secs(240));
+    let (c2, out2) = two.finish(Duration::from_secs(240));
+    world.signal("TERM");
+    let _ = world.finish(Duration::from_secs(30));
+    let mut codes = [c1, c2];
+    codes.sort();
+    assert_eq!(codes, [0, 3], "{out1}\n----\n{out2}");
+    let refused = if c1 == 3 { &out1 } else { &out2 };
+    assert!(
+        refused.contains("global cluster shared-global is leased to ")
+            && refused.contains(" (run "),
+        "{refused}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The daemon end to end
 

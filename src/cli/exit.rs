@@ -27,7 +27,11 @@ Exit codes:
   4  rolled_back: aborted by a failure or a signal, and every change was rolled back
   5  rollback_incomplete: something is still changed; run the printed `drill recover` command
   6  held: the writer and traffic were kept where they serve, because moving them back was not
-     safe (or on_failure = \"stay\"); run the printed `drill recover` command once it is";
+     safe (or on_failure = \"stay\"); run the printed `drill recover` command once it is
+
+`drill recover` exits 0 (recovered: every change restored, the run's lease released) or 5
+(recovery_incomplete: something is still changed; fix the cause and run it again), or 6 (held: the
+way back still cannot serve; run it again once it can).";
 
 pub fn for_outcome(outcome: Outcome) -> i32 {
     match outcome {
@@ -35,7 +39,8 @@ pub fn for_outcome(outcome: Outcome) -> i32 {
         Outcome::SloFailed => SLO_FAILED,
         Outcome::Refused => REFUSED,
         Outcome::RolledBack => ROLLED_BACK,
-        Outcome::RollbackIncomplete => ROLLBACK_INCOMPLETE,
+        Outcome::RollbackIncomplete | Outcome::RecoveryIncomplete => ROLLBACK_INCOMPLETE,
+        Outcome::Recovered => PASSED,
         Outcome::Held => HELD,
     }
 }

@@ -5,6 +5,7 @@
 use crate::engine::plan::actions;
 use crate::engine::preflight::preflight;
 use crate::engine::probing;
+use crate::schedule::lease::Place;
 
 use super::args::{Cli, PlanArgs};
 use super::{CliError, exit};
@@ -93,6 +94,16 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
             program.display()
         );
         println!("     {}", n.command.join(" "));
+    }
+    match Place::of(target.cloud.route53.as_ref(), &drill).await {
+        Ok(place) => println!(
+            "It takes the lease {} (TXT, in hosted zone {} {}, the account's first zone by name): one run at a time on global cluster {}.",
+            place.lease_name(),
+            place.zone_id,
+            place.zone_name,
+            place.global_cluster
+        ),
+        Err(e) => println!("warning: cannot find where the lease would live: {e}"),
     }
     for warning in &plan.warnings {
         println!("warning: {warning}");

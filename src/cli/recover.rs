@@ -1,10 +1,14 @@
-//! `drill recover (RUN_ID | --latest)`: restores what a run's journal says is still changed.
+//! `drill recover (RUN_ID | --latest)`: restores what a run's journal says is still changed,
+//! releases the lease the run left (by that run's own identity, never another's), and writes a
+//! report for the run so it appears in `drill report --list`. A run with nothing left — nothing
+//! changed and no lease of its own in Route 53 — is left as it is, and nothing is written.
 
 use crate::clock::Clock;
-use crate::engine::journal::locate;
+use crate::engine::journal::{Header, locate};
 use crate::engine::lock::RunLock;
-use crate::engine::{self, RecoverOptions};
-use crate::schedule::lease::{self, Lease, LeaseError, Place};
+use crate::engine::{self, Outcome, RecoverOptions, Recovery};
+use crate::report::Report;
+use crate::schedule::lease::{Lease, LeaseError, Place};
 
 use super::args::{Cli, RecoverArgs};
 use super::common;
@@ -25,41 +29,75 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         header.started_at,
         outstanding
     );
-    if outstanding == 0 {
-        println!("nothing to recover");
-        return Ok(exit::PASSED);
-    }
     if header.connection.lab {
         println!(
-            "the run used the embedded lab, whose world ended with that process: nothing outside it was changed"
+            "the run used the embedded lab, whose world (and the run's lease) ended with that process: nothing outside it was changed"
         );
+        return Ok(exit::PASSED);
+    }
+    let place = lease_place(&header);
+    if outstanding == 0 && place.is_none() {
+        println!("nothing to recover");
         return Ok(exit::PASSED);
     }
     let cloud = common::aws_for(cli, &header.connection).await?;
     let clock = Clock::real();
+    let since = clock.now();
     // A run still going on this host holds its run lock; its lease must not be taken from it.
     // Once the lock is free that run is over for good (the recovery takes the lock again).
-    drop(
-        RunLock::acquire(
-            &state_dir,
-            &header.global_cluster,
-            &format!("drill recover {}", header.run_id),
-        )
-        .map_err(|e| CliError::Refused(e.to_string()))?,
-    );
+    let lock = RunLock::acquire(
+        &state_dir,
+        &header.global_cluster,
+        &format!("drill recover {}", header.run_id),
+    )
+    .map_err(|e| CliError::Refused(e.to_string()))?;
+    let dead_owner = header.lease.as_ref().map(|l| l.owner.as_str());
+    if let (0, Some(place)) = (outstanding, &place) {
+        // Killed before its first change, or after its last undo: at most its lease is left.
+        let released =
+            Lease::release_dead(cloud.route53.as_ref(), place, dead_owner, &header.run_id)
+                .await
+                .map_err(|e| {
+                    CliError::Refused(format!(
+                        "cannot release the lease of run {}: {e}",
+                        header.run_id
+                    ))
+                })?;
+        let Some(holder) = released else {
+            println!("nothing to recover");
+            return Ok(exit::PASSED);
+        };
+        println!(
+            "released the lease {} the run left behind ({holder})",
+            place.lease_name()
+        );
+        engine::recover::finish(&replay, &clock).map_err(|e| CliError::Refused(e.to_string()))?;
+        drop(lock);
+        let recovery = Recovery {
+            header: header.clone(),
+            journal: path.clone(),
+            outstanding: 0,
+            left: Vec::new(),
+            held: Vec::new(),
+            changes: engine::changes(&replay),
+            outcome: Outcome::Recovered,
+        };
+        write_report(&state_dir, &recovery, since, &clock);
+        println!(
+            "recovered: run {} changed nothing that is still changed",
+            header.run_id
+        );
+        return Ok(exit::PASSED);
+    }
+    drop(lock);
     // The run's lease keeps other hosts (and schedulers) off the target while this undoes it.
-    let lease = match &header.lease_zone {
-        Some(zone) => {
-            let place = Place {
-                zone_id: zone.zone_id.clone(),
-                zone_name: zone.zone_name.clone(),
-                global_cluster: header.global_cluster.clone(),
-            };
+    let lease = match place {
+        Some(place) => {
             let taken = Lease::acquire_to_recover(
                 cloud.route53.clone(),
                 clock.clone(),
                 place,
-                &lease::owner(),
+                dead_owner,
                 &header.run_id,
                 &header.drill_name,
             )
@@ -83,7 +121,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         None => None,
     };
     let opts = RecoverOptions {
-        clock,
+        clock: clock.clone(),
         poll: common::POLL,
         insync_timeout: std::time::Duration::from_secs(300),
         promotion_timeout: std::time::Duration::from_secs(1800),
@@ -104,7 +142,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
             None => recovering.await,
         }
     };
-    if let Some(lease) = lease
+    if let Some(lease) = &lease
         && let Err(e) = lease.release().await
     {
         tracing::warn!("{e}");
@@ -113,6 +151,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
     for change in &recovery.changes {
         println!("  {:<60} {}", change.resource, change.fate());
     }
+    write_report(&state_dir, &recovery, since, &clock);
     if recovery.left.is_empty() && !recovery.held.is_empty() {
         let lines: Vec<String> = recovery
             .held
@@ -165,4 +204,58 @@ fn app_check(header: &crate::engine::journal::Header) -> Option<engine::undo::Ap
         url: http.url,
         port: None,
     })
+}
+
+/// Where the run's lease lives, from its journal header (or the zone older journals recorded).
+fn lease_place(header: &Header) -> Option<Place> {
+    let (zone_id, zone_name) = match (&header.lease, &header.lease_zone) {
+        (Some(l), _) if l.private_lab => return None,
+        (Some(l), _) => (l.zone_id.clone(), l.zone_name.clone()),
+        (None, Some(z)) => (z.zone_id.clone(), z.zone_name.clone()),
+        (None, None) => return None,
+    };
+    Some(Place {
+        zone_id,
+        zone_name,
+        global_cluster: header.global_cluster.clone(),
+    })
+}
+
+/// Writes the recovered run's report next to the runs' reports. A run that wrote its own report
+/// (it ended `rollback_incomplete`) keeps it: the recovery's goes beside it.
+fn write_report(
+    state_dir: &std::path::Path,
+    recovery: &Recovery,
+    since: chrono::DateTime<chrono::Utc>,
+    clock: &Clock,
+) {
+    let header = &recovery.header;
+    let left: Vec<String> = recovery
+        .left
+        .iter()
+        .chain(&recovery.held)
+        .map(|l| format!("{}: {}", l.resource, l.reason))
+        .collect();
+    let report = Report::recovered(
+        header,
+        header.mode.as_deref().unwrap_or("unknown"),
+        recovery.changes.clone(),
+        left,
+        since,
+        clock.now(),
+        recovery.outcome,
+        super::exit::for_outcome(recovery.outcome),
+        recovery.journal.clone(),
+    );
+    let mut path = Report::default_path(state_dir, &header.run_id);
+    if path.exists() {
+        path = Report::default_dir(state_dir).join(format!("{}.recovery.json", header.run_id));
+    }
+    match report.write(&path) {
+        Ok(()) => println!("report: {}", path.display()),
+        Err(e) => eprintln!(
+            "error: could not write the report to {}: {e}",
+            path.display()
+        ),
+    }
 }

@@ -1,6 +1,6 @@
 //! `drill run FILE`: confirms, runs the drill through the engine, writes the report and exits with
-//! the code of its outcome. [`execute`] is the part the scheduler shares: target, lease, engine,
-//! report.
+//! the code of its outcome. [`execute`] is the part the scheduler shares: target, engine under the
+//! lease, report.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::journal::LeaseZone;
 use crate::engine::{self, Outcome, RunOptions};
 use crate::report::{Report, render};
-use crate::schedule::claim::{self, Claim};
-use crate::schedule::lease::{self, Lease, LeaseError, Place};
+use crate::schedule::guard::{LeaseGuard, Refusal};
+use crate::schedule::lease::{self, Place};
 
 use super::args::{Cli, LabArgs, RunArgs};
 use super::{CliError, exit};
@@ -81,9 +80,9 @@ pub(super) enum Executed {
     AlreadyRan(String),
 }
 
-/// Reaches the target (AWS, or a fresh lab seeded from the drill), takes the target's lease, runs
-/// the engine while renewing it, releases it and writes the report. What `drill run` and the
-/// scheduler share.
+/// Reaches the target (AWS, or a fresh lab seeded from the drill), runs the engine under the
+/// target's lease (which the engine takes after its read-only preflight) and writes the report.
+/// What `drill run` and the scheduler share. Everything here that can refuse the run only reads.
 pub(super) async fn execute(
     cli: &Cli,
     drill: &crate::spec::Drill,
@@ -95,6 +94,22 @@ pub(super) async fn execute(
             .program(&drill.path)
             .map_err(|e| CliError::Refused(format!("{e}; nothing was changed")))?;
     }
+    let report_dir = match &how.report {
+        ReportTo::StateDir => Report::default_dir(&state_dir),
+        ReportTo::File(path) => path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        ReportTo::Dir(dir) => dir.clone(),
+    };
+    // A run whose report could not be written would leave no account of what it changed.
+    std::fs::create_dir_all(&report_dir).map_err(|e| {
+        CliError::Refused(format!(
+            "cannot write reports to {}: {e}; nothing was changed",
+            report_dir.display()
+        ))
+    })?;
     let target = lab::target(cli, drill, how.lab).await?;
     // Before the lease, which is the tool's record, not part of the world the drill must restore.
     let initial = target.lab.as_ref().map(|(world, _)| world.snapshot());
@@ -106,48 +121,22 @@ pub(super) async fn execute(
     let route53 = target.cloud.route53.clone();
     let place = Place::of(route53.as_ref(), drill).await.map_err(|e| {
         CliError::Refused(format!(
-            "cannot take the lease for drill {}: {e}; nothing was changed",
+            "cannot find where the lease for drill {} lives: {e}; nothing was changed",
             drill.name
         ))
     })?;
-    let owner = lease::owner();
-    let acquired = tokio::select! {
-        lease = Lease::acquire(route53.clone(), target.clock.clone(), place.clone(), &owner, &run_id, &drill.name) => lease,
-        _ = cancel.cancelled() => {
-            return Err(CliError::Refused("interrupted while taking the lease; nothing was changed".to_string()));
-        }
-    };
-    let lease = match acquired {
-        Ok(lease) => lease,
-        Err(e @ LeaseError::Busy { .. }) => return Ok(Executed::Busy(e.to_string())),
-        Err(e) => return Err(CliError::Refused(format!("{e}; nothing was changed"))),
-    };
-    // A private lab has no other scheduler to coordinate with.
-    if let (Some(fire), None) = (how.fire, &target.lab) {
-        let mine = Claim {
-            fire,
-            run_id: run_id.clone(),
-            owner: owner.clone(),
-        };
-        let claimed = claim::claim(route53.as_ref(), &place, &drill.name, &mine).await;
-        let refusal = match claimed {
-            Ok(None) => None,
-            Ok(Some(prior)) => Some(Ok(Executed::AlreadyRan(format!(
-                "run {} on {}",
-                prior.run_id, prior.owner
-            )))),
-            Err(e) => Some(Err(CliError::Refused(format!(
-                "cannot claim the scheduled run of drill {}: {e}; nothing was changed",
-                drill.name
-            )))),
-        };
-        if let Some(refusal) = refusal {
-            if let Err(e) = lease.release().await {
-                tracing::warn!("{e}");
-            }
-            return refusal;
-        }
-    }
+    let guard = LeaseGuard::new(
+        route53,
+        target.clock.clone(),
+        place,
+        lease::owner(),
+        run_id.clone(),
+        drill.name.clone(),
+        state_dir.clone(),
+        // A private lab dies with the process, and its lease with it.
+        target.lab.is_some(),
+        how.fire,
+    );
     let opts = RunOptions {
         state_dir: state_dir.clone(),
         run_id: run_id.clone(),
@@ -156,36 +145,22 @@ pub(super) async fn execute(
         connection: target.connection.clone(),
         poll: target.poll,
         clock: target.clock.clone(),
-        // A private lab dies with the process, and its lease with it.
-        lease_zone: target.lab.is_none().then(|| LeaseZone {
-            zone_id: place.zone_id.clone(),
-            zone_name: place.zone_name.clone(),
-        }),
     };
     tracing::info!(run_id = %run_id, drill = %drill.name, "drill starting");
-    let mut lost = None;
-    let mut result = {
+    let result = {
         let progress = std::sync::Arc::new(engine::progress::Progress::default());
         let _view = super::progress::start(progress.clone(), target.clock.clone());
         let extras = engine::Extras {
             network: target.probe_network(),
             progress: Some(progress),
         };
-        let run = engine::run_with(drill, &target.cloud, &opts, &extras);
-        tokio::pin!(run);
-        tokio::select! {
-            result = &mut run => result,
-            e = lease.keep() => {
-                tracing::error!("{e}; stopping the drill and rolling back");
-                lost = Some(e.to_string());
-                cancel.cancel();
-                run.await
-            }
-        }
+        engine::run_with(drill, &target.cloud, &opts, &extras, Some(&guard)).await
     };
-    result.errors.extend(lost);
-    if let Err(e) = lease.release().await {
-        tracing::warn!("{e}");
+    match guard.refusal() {
+        Some(Refusal::Busy(why)) => return Ok(Executed::Busy(why)),
+        Some(Refusal::AlreadyRan(by)) => return Ok(Executed::AlreadyRan(by)),
+        Some(Refusal::Failed(why)) => return Err(CliError::Refused(why)),
+        None => {}
     }
     let code = exit::for_outcome(result.outcome);
     let mut report = Report::new(drill, &result, failback, code, opts.clock.scale());

@@ -337,6 +337,14 @@ impl Route53 for MemoryCloud {
         }
     }
 
+    async fn list_zones(&self) -> Result<Vec<HostedZone>, CloudError> {
+        self.enter("ListHostedZones", "").await?;
+        let mut zones = self.lock().zones.clone();
+        // Route 53 lists by zone id; callers must not rely on any other order.
+        zones.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(zones)
+    }
+
     async fn get_record(&self, key: &RecordKey) -> Result<Option<RecordSet>, CloudError> {
         self.enter("ListResourceRecordSets", &key.to_string())
             .await?;

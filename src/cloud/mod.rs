@@ -257,6 +257,9 @@ pub trait Route53: Send + Sync {
     /// GetHostedZone for an id, ListHostedZonesByName for a name (exactly one match or an error).
     async fn find_zone(&self, zone: &ZoneRef) -> Result<HostedZone, CloudError>;
 
+    /// ListHostedZones, every page: every hosted zone of the account, without name servers.
+    async fn list_zones(&self) -> Result<Vec<HostedZone>, CloudError>;
+
     /// The record set with this name, type and set identifier, or None if it does not exist.
     async fn get_record(&self, key: &RecordKey) -> Result<Option<RecordSet>, CloudError>;
 

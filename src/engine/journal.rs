@@ -102,10 +102,35 @@ pub struct Header {
     pub started_at: DateTime<Utc>,
     pub tool_version: String,
     pub connection: Connection,
-    /// Where the run's lease record lives (the hosted zone of the drill's first group), so
-    /// `drill recover` takes the same lease. Absent in lab runs and older journals.
+    /// Where the run's lease record lives. Written for older drills to read; this one reads
+    /// [`Header::lease`] first. Absent in lab runs and older journals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_zone: Option<LeaseZone>,
+    /// The lease the run was about to take when this header was written (before the lease, the
+    /// run's first write), so `drill recover` can release it by the run's own identity even when
+    /// the run died before any change. Absent in older journals and in runs without a lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseRecord>,
+    /// `switchover` or `failover`, for the report `drill recover` writes. Absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// The lease a run takes, as its journal header records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    pub zone_id: String,
+    /// Fully qualified, with the trailing dot.
+    pub zone_name: String,
+    /// The lease record's name.
+    pub record: String,
+    /// Who the lease names: `host/pid`.
+    pub owner: String,
+    pub run_id: String,
+    /// True when the lease lives in the run's private embedded lab, which ended with the run's
+    /// process: there is nothing left to release.
+    #[serde(default)]
+    pub private_lab: bool,
 }
 
 /// The hosted zone that holds a run's lease record.
@@ -529,6 +554,8 @@ mod tests {
             tool_version: "0".to_string(),
             connection: Connection::default(),
             lease_zone: None,
+            lease: None,
+            mode: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod alarms;
 mod context;
+pub mod guard;
 pub mod journal;
 pub mod lock;
 pub mod outcome;

@@ -27,6 +27,11 @@ pub enum Outcome {
     /// place they would return to cannot (or the drill says `on_failure = "stay"`). `drill
     /// recover` finishes the fail-back once it can.
     Held,
+    /// `drill recover` finished a run that had not finished: every change it left is restored
+    /// and its lease released.
+    Recovered,
+    /// `drill recover` could not restore everything; run it again once the cause is fixed.
+    RecoveryIncomplete,
 }
 
 impl Outcome {
@@ -38,6 +43,8 @@ impl Outcome {
             Outcome::RolledBack => "rolled_back",
             Outcome::RollbackIncomplete => "rollback_incomplete",
             Outcome::Held => "held",
+            Outcome::Recovered => "recovered",
+            Outcome::RecoveryIncomplete => "recovery_incomplete",
         }
     }
 }

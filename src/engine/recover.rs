@@ -1,6 +1,8 @@
 //! `drill recover`: finishes a run that did not finish (killed with SIGKILL, a host lost power, a
 //! rollback that could not complete). It reads the run's journal and undoes every outstanding
-//! mutation, newest first, through the same undo as fail-back and rollback.
+//! mutation, newest first, through the same undo as fail-back and rollback. Releasing the run's
+//! lease is the caller's (the lease is not the engine's); [`finish`] closes a journal that had
+//! only a lease to release.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,7 +13,7 @@ use crate::cloud::Cloud;
 
 use super::journal::{Header, Journal, JournalError, Line, Replay};
 use super::lock::{LockError, RunLock};
-use super::outcome::ChangeRecord;
+use super::outcome::{ChangeRecord, Outcome};
 use super::undo::{AppCheck, Left, Reversal, Undoer};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,19 @@ pub struct Recovery {
     /// Kept where they serve: the place they would go back to still cannot serve.
     pub held: Vec<Left>,
     pub changes: Vec<ChangeRecord>,
+    /// `Recovered` when nothing is left, `RecoveryIncomplete` otherwise.
+    pub outcome: Outcome,
+}
+
+/// Appends `finished: recovered` to a journal with nothing outstanding whose run left only its
+/// lease behind (released by the caller), so the journal says how the run ended.
+pub fn finish(replay: &Replay, clock: &Clock) -> Result<(), RecoverError> {
+    let mut journal = Journal::reopen(&replay.path, replay.next_seq())?;
+    journal.append(&Line::Finished {
+        at: clock.now(),
+        outcome: Outcome::Recovered.as_str().to_string(),
+    })?;
+    Ok(())
 }
 
 /// Reads the journal's header, so the caller can connect to the cloud the run used.
@@ -79,16 +94,16 @@ pub async fn recover(
         .undo(&replay.entries, &|_| true, &Reversal::default())
         .await;
     let outcome = if !undone.left.is_empty() {
-        "recovery_incomplete"
+        Outcome::RecoveryIncomplete
     } else if !undone.held.is_empty() {
-        "held"
+        Outcome::Held
     } else {
-        "recovered"
+        Outcome::Recovered
     };
     if !outstanding.is_empty() {
         let line = Line::Finished {
             at: opts.clock.now(),
-            outcome: outcome.to_string(),
+            outcome: outcome.as_str().to_string(),
         };
         let mut j = journal.lock().unwrap_or_else(|p| p.into_inner());
         j.append(&line)?;
@@ -101,5 +116,6 @@ pub async fn recover(
         left: undone.left,
         held: undone.held,
         changes: super::run::changes(&after),
+        outcome,
     })
 }

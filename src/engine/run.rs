@@ -6,9 +6,15 @@
 //!    ─► verify recovery ─► restore TTLs ─► unlock ─► report
 //! ```
 //!
-//! Any step failing, or the cancel token firing (SIGINT/SIGTERM), stops the forward path and rolls
-//! back every outstanding journaled mutation, newest first, through the same undo that fail-back
-//! uses. The lock is released when the run returns.
+//! Between the lock and the first change: the journal, whose header names the lease the run is
+//! about to take, then the lease itself (the [`Guard`]: the run's first write), then a re-read of
+//! the global cluster the lease now protects. Everything that can refuse a run before the lease
+//! only reads; a refusal by the lease leaves no journal behind.
+//!
+//! Any step failing, the guard being lost, or the cancel token firing (SIGINT/SIGTERM), stops the
+//! forward path and rolls back every outstanding journaled mutation, newest first, through the same
+//! undo that fail-back uses. The lock is released when the run returns; the lease after the
+//! journal's last line.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,7 +29,8 @@ use crate::cloud::Cloud;
 use crate::spec::{Drill, OnFailure};
 
 use super::context::{Ctx, StepError, lock};
-use super::journal::{Connection, FORMAT_VERSION, Header, Journal, Line, Replay};
+use super::guard::Guard;
+use super::journal::{Connection, FORMAT_VERSION, Header, Journal, LeaseZone, Line, Replay};
 use super::lock::RunLock;
 use super::outcome::{ChangeRecord, Outcome, RunResult, SloResult, StepStatus};
 use super::preflight::preflight;
@@ -46,8 +53,6 @@ pub struct RunOptions {
     pub connection: Connection,
     /// How often waits poll the cloud, in modelled time.
     pub poll: Duration,
-    /// Where the caller's lease for this run lives, recorded for `drill recover`.
-    pub lease_zone: Option<super::journal::LeaseZone>,
 }
 
 /// A new run id: UTC time to the second plus a random suffix, sortable and unique per host.
@@ -68,14 +73,55 @@ pub struct Extras {
 }
 
 pub async fn run(drill: &Drill, cloud: &Cloud, opts: &RunOptions) -> RunResult {
-    run_with(drill, cloud, opts, &Extras::default()).await
+    run_with(drill, cloud, opts, &Extras::default(), None).await
 }
 
+/// Runs the drill, under `guard` when given: taken after preflight and the journal header, kept
+/// for the whole run (losing it cancels the run, which rolls back), released after the journal's
+/// last line.
 pub async fn run_with(
     drill: &Drill,
     cloud: &Cloud,
     opts: &RunOptions,
     extras: &Extras,
+    guard: Option<&dyn Guard>,
+) -> RunResult {
+    let (held, mut is_held) = tokio::sync::watch::channel(false);
+    let run = run_guarded(drill, cloud, opts, extras, guard, &held);
+    tokio::pin!(run);
+    let lost = async {
+        match guard {
+            Some(guard) if is_held.wait_for(|h| *h).await.is_ok() => guard.keep().await,
+            _ => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        result = &mut run => result,
+        why = lost => {
+            tracing::error!("{why}; stopping the drill and rolling back");
+            opts.cancel.cancel();
+            let mut result = run.await;
+            result.errors.push(why);
+            result
+        }
+    };
+    if let Some(guard) = guard
+        && *held.borrow()
+        && let Err(e) = guard.release().await
+    {
+        tracing::warn!("{e}");
+    }
+    result
+}
+
+/// The run itself; `held` is set once `guard` is taken, from then on [`run_with`] keeps it.
+async fn run_guarded(
+    drill: &Drill,
+    cloud: &Cloud,
+    opts: &RunOptions,
+    extras: &Extras,
+    guard: Option<&dyn Guard>,
+    held: &tokio::sync::watch::Sender<bool>,
 ) -> RunResult {
     let clock = &opts.clock;
     let started_at = clock.now();
@@ -205,7 +251,8 @@ pub async fn run_with(
             return result;
         }
     };
-    let journal = match Journal::create(
+    let lease = guard.map(|g| g.describe());
+    let mut journal = match Journal::create(
         &opts.state_dir,
         Header {
             format_version: FORMAT_VERSION,
@@ -217,7 +264,15 @@ pub async fn run_with(
             started_at,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             connection: opts.connection.clone(),
-            lease_zone: opts.lease_zone.clone(),
+            lease_zone: lease
+                .as_ref()
+                .filter(|l| !l.private_lab)
+                .map(|l| LeaseZone {
+                    zone_id: l.zone_id.clone(),
+                    zone_name: l.zone_name.clone(),
+                }),
+            lease,
+            mode: Some(drill.database.mode.as_str().to_string()),
         },
     ) {
         Ok(j) => j,
@@ -229,6 +284,32 @@ pub async fn run_with(
     };
     let journal_path = journal.path().to_path_buf();
     result.journal = Some(journal_path.clone());
+
+    // The lease: the run's first write, now that the journal names it.
+    if let Some(guard) = guard {
+        if let Err(why) = guard.acquire().await {
+            // Refused with nothing written: a journal would only send `drill recover` looking.
+            drop(journal);
+            if let Err(e) = std::fs::remove_file(&journal_path) {
+                tracing::warn!("could not remove {}: {e}", journal_path.display());
+            }
+            result.journal = None;
+            result.errors.push(why);
+            result.finished_at = clock.now();
+            return result;
+        }
+        held.send_replace(true);
+        // Preflight read the cluster before the lease; another run may have moved it since.
+        if let Err(why) = recheck(drill, cloud, &plan).await {
+            result.errors.push(format!("{why}; nothing was changed"));
+            result.finished_at = clock.now();
+            let _ = journal.append(&Line::Finished {
+                at: result.finished_at,
+                outcome: Outcome::Refused.as_str().to_string(),
+            });
+            return result;
+        }
+    }
 
     let ctx = Ctx {
         drill,
@@ -508,6 +589,38 @@ fn app_check(drill: &Drill, network: &Network) -> Option<AppCheck> {
         url: http.url.clone(),
         port: network.port,
     })
+}
+
+/// After taking the lease: the global cluster is still as preflight planned (writer the planned
+/// primary, no switchover or failover running). One DescribeGlobalClusters.
+async fn recheck(
+    drill: &Drill,
+    cloud: &Cloud,
+    plan: &super::preflight::Plan,
+) -> Result<(), String> {
+    let global = cloud
+        .rds
+        .describe_global_cluster(&drill.regions.secondary, &drill.database.global_cluster)
+        .await
+        .map_err(|e| format!("re-reading the global cluster after taking the lease: {e}"))?;
+    if let Some(f) = &global.failover_state {
+        return Err(format!(
+            "global cluster {} has a {} under way (from {} to {}) since preflight",
+            global.id,
+            f.status,
+            f.from_cluster_arn.as_deref().unwrap_or("?"),
+            f.to_cluster_arn.as_deref().unwrap_or("?")
+        ));
+    }
+    match global.writer() {
+        Some(w) if w.cluster_arn == plan.primary_arn => Ok(()),
+        w => Err(format!(
+            "the writer of global cluster {} is now {} (preflight planned {})",
+            global.id,
+            w.map(|w| w.cluster_arn.as_str()).unwrap_or("none"),
+            plan.primary_arn
+        )),
+    }
 }
 
 /// Moves the probes' routing mark to when Route 53 accepted the change (from the journal).

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StopRecord};
+use crate::engine::journal::Header;
+use crate::engine::{
+    ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StepStatus, StopRecord,
+};
 use crate::spec::Drill;
 
 pub mod render;
@@ -213,6 +216,82 @@ impl Report {
             probes: result.probes.clone(),
             stop: result.stop.clone(),
             alarms: result.alarms.clone(),
+        }
+    }
+
+    /// The report of a run `drill recover` finished (outcome `recovered` or
+    /// `recovery_incomplete`): the drill and run from the journal's header, the changes from the
+    /// journal, one `recover` step from `recovering_since` to `finished_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recovered(
+        header: &Header,
+        mode: &str,
+        changes: Vec<ChangeRecord>,
+        left: Vec<String>,
+        recovering_since: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        outcome: Outcome,
+        exit_code: i32,
+        journal: PathBuf,
+    ) -> Self {
+        let region = |i: usize| {
+            header
+                .connection
+                .regions
+                .get(i)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let status = if left.is_empty() {
+            StepStatus::Passed
+        } else {
+            StepStatus::Failed
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            run_id: header.run_id.clone(),
+            tool: Tool {
+                name: "failover-drill".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            drill: DrillInfo {
+                name: header.drill_name.clone(),
+                file: header.drill_file.clone(),
+                sha256: header.drill_sha256.clone(),
+            },
+            mode: mode.to_string(),
+            regions: Regions {
+                primary: region(0),
+                secondary: region(1),
+            },
+            started_at: header.started_at,
+            finished_at,
+            outcome,
+            exit_code,
+            failback: true,
+            steps: vec![StepRecord {
+                name: "recover".to_string(),
+                status,
+                started_at: recovering_since,
+                finished_at,
+                duration_ms: (finished_at - recovering_since).num_milliseconds().max(0) as u64,
+                details: serde_json::json!({ "left": left }),
+            }],
+            changes,
+            measurements: BTreeMap::new(),
+            slos: Vec::new(),
+            errors: left.clone(),
+            recover_command: (!left.is_empty()).then(|| format!("drill recover {}", header.run_id)),
+            left,
+            journal: Some(journal),
+            time: TimeInfo {
+                clock: "real".to_string(),
+                scale: 1.0,
+            },
+            lab: None,
+            probes: None,
+            stop: None,
+            alarms: None,
         }
     }
 

@@ -1,7 +1,11 @@
-//! The lease: one run at a time per target (global cluster) across hosts, kept in Route 53 itself
-//! so it needs nothing the drill does not already use. It is a TXT record
-//! `_drill-lease.<global-cluster>.<zone of the drill's first group>` holding the owner (host/pid),
-//! the run id, the drill and an expiry:
+//! The lease: one run at a time per target (global cluster) across hosts and drill files, kept in
+//! Route 53 itself so it needs nothing the drill does not already use. It is a TXT record
+//! `_drill-lease.<global-cluster>.<canonical zone>` holding the owner (host/pid), the run id, the
+//! drill and an expiry. The canonical zone is the account's first hosted zone by (name, id) from
+//! ListHostedZones: every drill of the account finds it without configuration, whichever zones its
+//! own records live in, so two drill files sharing one global cluster take the same record. (A
+//! zone created that sorts before it moves the canonical zone: runs started before and after
+//! would take different records. Create such zones outside drill windows.)
 //!
 //! - **acquire**: `CREATE`, which Route 53 refuses (`InvalidChangeBatch`) when the record exists.
 //!   A lease past its expiry (plus [`CLOCK_SKEW`]) is taken over with `DELETE` of the exact stale
@@ -14,9 +18,11 @@
 //! - **release**: `DELETE` of exactly what we wrote.
 //!
 //! The lease is the tool's own record, not part of the service, so it is not journaled as a drill
-//! change; expiry is its crash recovery. Hosts must agree on the time to within [`CLOCK_SKEW`]:
-//! every lease taken compares this host's clock with Route 53's (the change's `SubmittedAt`) and is
-//! given back at once when they differ by more than [`MAX_CLOCK_OFFSET`].
+//! change; but the run's journal header names it (zone, record, owner, run id) before it is taken,
+//! so `drill recover` releases a dead run's lease by that run's own identity instead of leaving it
+//! to expire. Hosts must agree on the time to within [`CLOCK_SKEW`]: every lease taken compares
+//! this host's clock with Route 53's (the change's `SubmittedAt`) and is given back at once when
+//! they differ by more than [`MAX_CLOCK_OFFSET`].
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -26,7 +32,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::clock::Clock;
 use crate::cloud::{
-    ChangeAction, ChangeInfo, CloudError, RecordChange, RecordKey, RecordSet, Route53, fqdn,
+    ChangeAction, ChangeInfo, CloudError, HostedZone, RecordChange, RecordKey, RecordSet, Route53,
+    fqdn,
 };
 use crate::spec::Drill;
 
@@ -122,7 +129,7 @@ pub fn owner() -> String {
     format!("{host}/{}", std::process::id())
 }
 
-/// Where a drill's lease (and its scheduler's claims) live: the hosted zone of its first group.
+/// Where a drill's lease (and its scheduler's claims) live: the account's canonical zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     pub zone_id: String,
@@ -131,15 +138,25 @@ pub struct Place {
     pub global_cluster: String,
 }
 
+/// The account's canonical zone: the first by (name, id). Every drill of the account computes the
+/// same one from the same listing, whichever zones its own records use.
+pub fn canonical(zones: &[HostedZone]) -> Option<&HostedZone> {
+    zones
+        .iter()
+        .min_by(|a, b| (fqdn(&a.name), &a.id).cmp(&(fqdn(&b.name), &b.id)))
+}
+
 impl Place {
+    /// Lists the account's hosted zones (read-only) and places the lease of `drill`'s global
+    /// cluster in the canonical zone.
     pub async fn of(route53: &dyn Route53, drill: &Drill) -> Result<Place, CloudError> {
-        let group = drill.groups.first().ok_or_else(|| CloudError::NotFound {
-            resource: format!("a record group in drill {}", drill.name),
-            code: "NoGroups".to_string(),
+        let zones = route53.list_zones().await?;
+        let zone = canonical(&zones).ok_or_else(|| CloudError::NotFound {
+            resource: "a hosted zone in this account to keep the drill lease in".to_string(),
+            code: "NoSuchHostedZone".to_string(),
         })?;
-        let zone = route53.find_zone(&group.zone).await?;
         Ok(Place {
-            zone_id: zone.id,
+            zone_id: zone.id.clone(),
             zone_name: fqdn(&zone.name),
             global_cluster: drill.database.global_cluster.clone(),
         })
@@ -167,7 +184,8 @@ impl Place {
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
     #[error(
-        "global cluster {target} is leased to {holder}; nothing was changed. The lease is the TXT record {record}; if that run died, it expires by itself"
+        "global cluster {target} is leased to {holder}; nothing was changed. The lease is the TXT record {record}; if that run died, its lease expires by itself at {}",
+        (holder.expires + CLOCK_SKEW).to_rfc3339_opts(SecondsFormat::Secs, true)
     )]
     Busy {
         target: String,
@@ -266,15 +284,58 @@ impl Lease {
     /// Takes the lease to recover run `run_id`: as [`Lease::acquire`], except that a lease still
     /// held in that run's name is taken over at once. The run is dead or finished (the caller holds
     /// its host's run lock), and its lease would otherwise keep recovery waiting until it expired.
+    /// With the dead run's `owner` (from its journal), the lease is held in the dead run's own
+    /// identity — a lease it left is adopted as it is, and a recovery that dies in turn leaves a
+    /// lease the next `drill recover` recognises; without it (older journals), any lease of the
+    /// run id is taken over in this process's name.
     pub async fn acquire_to_recover(
         route53: Arc<dyn Route53>,
         clock: Clock,
         place: Place,
-        owner: &str,
+        owner: Option<&str>,
         run_id: &str,
         drill: &str,
     ) -> Result<Lease, LeaseError> {
-        Self::take(route53, clock, place, owner, run_id, drill, true).await
+        let owner = owner.map(str::to_string).unwrap_or_else(self::owner);
+        Self::take(route53, clock, place, &owner, run_id, drill, true).await
+    }
+
+    /// Deletes the lease record if it still holds run `run_id` (of `owner`, when known): what a
+    /// dead run left behind. Reads first, so when no such lease is there — released, expired and
+    /// taken by another run, or never taken — nothing is written and None is returned. Never
+    /// touches another run's lease: the DELETE names the exact record read.
+    pub async fn release_dead(
+        route53: &dyn Route53,
+        place: &Place,
+        owner: Option<&str>,
+        run_id: &str,
+    ) -> Result<Option<Holder>, LeaseError> {
+        let name = place.lease_name();
+        let cloud = |source| LeaseError::Cloud {
+            record: name.clone(),
+            source,
+        };
+        let Some(existing) = route53.get_record(&place.key(&name)).await.map_err(cloud)? else {
+            return Ok(None);
+        };
+        let theirs = match Holder::parse(&existing.values.join(" ")) {
+            Some(h) if h.run_id == run_id && owner.is_none_or(|o| o == h.owner) => h,
+            _ => return Ok(None),
+        };
+        let delete = RecordChange {
+            action: ChangeAction::Delete,
+            record: existing,
+        };
+        let comment = format!("drill recover: release the lease of run {run_id}");
+        match route53
+            .change_records(&place.zone_id, &[delete], &comment)
+            .await
+        {
+            Ok(_) => Ok(Some(theirs)),
+            // Changed between the read and the DELETE: no longer that exact record.
+            Err(e) if refused(&e) => Ok(None),
+            Err(e) => Err(cloud(e)),
+        }
     }
 
     async fn take(
@@ -551,7 +612,7 @@ impl Lease {
     /// Deletes exactly what we wrote. If that no longer matches but the record is still ours (a
     /// renewal was in flight when the run ended, so Route 53 holds a newer value of ours), deletes
     /// that. Failing both, the lease expires by itself.
-    pub async fn release(self) -> Result<(), LeaseError> {
+    pub async fn release(&self) -> Result<(), LeaseError> {
         let (holder, mut record) = self.current();
         let comment = format!("drill lease: release after run {}", holder.run_id);
         for attempt in 0..2 {
@@ -621,6 +682,24 @@ mod tests {
         );
         assert_eq!(Holder::parse("\"v=spf1 -all\""), None);
         assert_eq!(Holder::parse("\"drill-lease v=1 owner=x\""), None);
+    }
+
+    #[test]
+    fn the_canonical_zone_is_the_first_by_name_then_id() {
+        let zone = |id: &str, name: &str| HostedZone {
+            id: id.into(),
+            name: name.into(),
+            private: false,
+            name_servers: Vec::new(),
+        };
+        let zones = [
+            zone("Z9", "example.org."),
+            zone("Z5", "Example.com."),
+            zone("Z3", "example.com."),
+            zone("Z1", "example.net."),
+        ];
+        assert_eq!(canonical(&zones).map(|z| z.id.as_str()), Some("Z3"));
+        assert_eq!(canonical(&[]), None);
     }
 
     #[test]

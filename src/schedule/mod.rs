@@ -13,6 +13,7 @@ pub mod crontab;
 pub mod daemon;
 pub mod due;
 pub mod fires;
+pub mod guard;
 pub mod lease;
 pub mod state;
 pub mod watch;

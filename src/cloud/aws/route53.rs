@@ -115,6 +115,35 @@ impl Route53 for AwsRoute53 {
         }
     }
 
+    async fn list_zones(&self) -> Result<Vec<HostedZone>, CloudError> {
+        let resource = "hosted zones";
+        let mut zones = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .client
+                .list_hosted_zones()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListHostedZones", resource, e))?;
+            zones.extend(
+                out.hosted_zones()
+                    .iter()
+                    .map(|z| hosted_zone(z, Vec::new())),
+            );
+            match (out.is_truncated, out.next_marker) {
+                (true, Some(next)) => marker = Some(next),
+                _ => return Ok(zones),
+            }
+        }
+        Err(malformed(
+            "ListHostedZones",
+            resource,
+            "the listing did not end after 1000 pages",
+        ))
+    }
+
     async fn get_record(&self, key: &RecordKey) -> Result<Option<RecordSet>, CloudError> {
         let zone_id = bare_zone_id(&key.zone_id);
         let name = records::normalise_name(&key.name);
