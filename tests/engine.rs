@@ -933,10 +933,10 @@ async fn a_held_lease_refuses_the_run_before_any_change_and_leaves_no_journal() 
         "{:?}",
         guard.refusal()
     );
-    // The refused CREATE of the lease is the only write call; Route 53 applied nothing.
+    // The lease is read, not written: a refused run makes no write call at all.
     assert_eq!(
         cloud.count("ChangeResourceRecordSets"),
-        1,
+        0,
         "{:?}",
         cloud.calls()
     );

@@ -7,7 +7,8 @@
 //! zone created that sorts before it moves the canonical zone: runs started before and after
 //! would take different records. Create such zones outside drill windows.)
 //!
-//! - **acquire**: `CREATE`, which Route 53 refuses (`InvalidChangeBatch`) when the record exists.
+//! - **acquire**: read the record; a live lease refuses the run without a write. Otherwise
+//!   `CREATE`, which Route 53 refuses (`InvalidChangeBatch`) when the record exists meanwhile.
 //!   A lease past its expiry (plus [`CLOCK_SKEW`]) is taken over with `DELETE` of the exact stale
 //!   record and `CREATE` of ours in one batch: if two hosts try at once, the second DELETE no
 //!   longer matches and its whole batch is refused, so exactly one wins.
@@ -366,22 +367,25 @@ impl Lease {
                 action: ChangeAction::Create,
                 record: record.clone(),
             };
-            let comment = format!("drill lease: take for run {run_id}");
-            let sent = clock.now();
-            match route53
-                .change_records(&place.zone_id, std::slice::from_ref(&create), &comment)
-                .await
-            {
-                Ok(infos) => {
-                    let lease = Lease::held(route53, clock, place, name, holder, record);
-                    return lease.checked(sent, &infos, None).await;
+            // Read first: a lease someone holds refuses the run without a single write.
+            let found = route53.get_record(&place.key(&name)).await.map_err(cloud)?;
+            let Some(existing) = found else {
+                let comment = format!("drill lease: take for run {run_id}");
+                let sent = clock.now();
+                match route53
+                    .change_records(&place.zone_id, std::slice::from_ref(&create), &comment)
+                    .await
+                {
+                    Ok(infos) => {
+                        let lease = Lease::held(route53, clock, place, name, holder, record);
+                        return lease.checked(sent, &infos, None).await;
+                    }
+                    // Taken between the read and the CREATE (or refused for another reason,
+                    // which the next read tells): look again.
+                    Err(e) if refused(&e) => last_refusal = Some(e),
+                    Err(e) => return Err(cloud(e)),
                 }
-                Err(e) if refused(&e) => last_refusal = Some(e),
-                Err(e) => return Err(cloud(e)),
-            }
-            // It exists (or the batch was refused for another reason, which the read tells).
-            let Some(existing) = route53.get_record(&place.key(&name)).await.map_err(cloud)? else {
-                continue; // released meanwhile: try again
+                continue;
             };
             last_refusal = None;
             let value = existing.values.join(" ");
