@@ -109,6 +109,15 @@ pub struct LabArgs {
     /// Run against the embedded lab, seeded from the drill file, instead of AWS
     #[arg(long)]
     pub lab: bool,
+    /// Run against a lab served by `drill lab` (its control URL, e.g. http://127.0.0.1:PORT or
+    /// http://127.0.0.1:PORT/_lab): its AWS endpoint, DNS, apps and clock
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DRILL_LAB_ENDPOINT",
+        conflicts_with = "lab"
+    )]
+    pub lab_endpoint: Option<String>,
     /// A lab fault to inject (repeatable), e.g. throttle=0.2, switchover-fails,
     /// primary-outage@promote, replication-lag=5s, dns-silent, dns-stale@promote,
     /// secondary-pending-resync, slow-insync=300s

@@ -1,6 +1,5 @@
 //! `drill recover (RUN_ID | --latest)`: restores what a run's journal says is still changed.
 
-use crate::clock::Clock;
 use crate::engine::journal::locate;
 use crate::engine::lock::RunLock;
 use crate::engine::{self, RecoverOptions};
@@ -35,8 +34,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         );
         return Ok(exit::PASSED);
     }
-    let cloud = common::aws_for(cli, &header.connection).await?;
-    let clock = Clock::real();
+    let (cloud, clock) = super::lab::reconnect(cli, &header.connection).await?;
     // A run still going on this host holds its run lock; its lease must not be taken from it.
     // Once the lock is free that run is over for good (the recovery takes the lock again).
     drop(
