@@ -59,8 +59,9 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the embedded lab (a simulated two-region AWS world on loopback) until SIGINT/SIGTERM
     #[command(
-        after_help = "Prints one JSON line first: {\"aws_endpoint\": ..., \"dns\": ..., \"regions\": {REGION: {\"app\": URL}}}.\nPoint any AWS SDK or the AWS CLI at aws_endpoint with the lab's static credentials \
-(AWS_ACCESS_KEY_ID=LABACCESSKEY AWS_SECRET_ACCESS_KEY=lab-secret-key), and dig at dns."
+        after_help = "Prints one JSON line first: {\"aws_endpoint\": ..., \"control\": ..., \"dns\": ..., \"regions\": {REGION: {\"app\": URL}}}.\nPoint any AWS SDK or the AWS CLI at aws_endpoint with the lab's static credentials \
+(AWS_ACCESS_KEY_ID=LABACCESSKEY AWS_SECRET_ACCESS_KEY=lab-secret-key), and dig at dns.\n`drill run FILE --lab-endpoint CONTROL` runs a drill against it on its clock; \
+GET CONTROL/info, CONTROL/snapshot and CONTROL/truth (JSON) show its clock, world and ground truth."
     )]
     Lab(LabServeArgs),
     /// Finish a run that did not finish: restore everything its journal says is still changed
