@@ -5,6 +5,7 @@ mod aws_mocks;
 mod aws_moto;
 mod cli_lab;
 mod cli_moto;
+mod crash;
 mod engine;
 mod lab;
 mod probes;
