@@ -44,6 +44,23 @@ impl Clock {
         }
     }
 
+    /// Follows another process's clock (a served lab's): modelled time runs `scale` times faster
+    /// than real time and `now()` starts at `now`, so waits here last as long as the lab models
+    /// them and timestamps agree with the lab's to within the time it took to ask.
+    pub fn following(now: DateTime<Utc>, scale: f64) -> Self {
+        assert!(
+            scale.is_finite() && scale > 0.0,
+            "time scale must be positive"
+        );
+        Clock {
+            inner: Arc::new(Inner {
+                origin: Instant::now(),
+                origin_utc: now,
+                scale,
+            }),
+        }
+    }
+
     pub fn scale(&self) -> f64 {
         self.inner.scale
     }
@@ -87,6 +104,18 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(1));
         assert!(clock.elapsed() >= Duration::from_secs(60));
         assert!(clock.elapsed() < Duration::from_secs(61));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_following_clock_starts_at_the_given_now_and_runs_at_its_scale() {
+        let lab_now = DateTime::parse_from_rfc3339("2030-01-01T00:00:00.250Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = Clock::following(lab_now, 100.0);
+        assert_eq!(clock.now(), lab_now);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(clock.now(), lab_now + chrono::Duration::seconds(100));
+        assert_eq!(clock.scale(), 100.0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@ mod aws_mocks;
 mod aws_moto;
 mod cli_lab;
 mod cli_moto;
+mod crash;
 mod drill_files;
 mod engine;
 mod lab;

@@ -1303,6 +1303,7 @@ fn killed_after_the_lease(state: &Path, drill: &spec::Drill, place: &Place, endp
                 profile: None,
                 endpoint_url: Some(endpoint.to_string()),
                 lab: false,
+                lab_endpoint: None,
                 regions: vec!["us-east-1".into(), "us-west-2".into()],
             },
             lease_zone: None,

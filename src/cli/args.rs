@@ -59,8 +59,9 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the embedded lab (a simulated two-region AWS world on loopback) until SIGINT/SIGTERM
     #[command(
-        after_help = "Prints one JSON line first: {\"aws_endpoint\": ..., \"dns\": ..., \"regions\": {REGION: {\"app\": URL}}}.\nPoint any AWS SDK or the AWS CLI at aws_endpoint with the lab's static credentials \
-(AWS_ACCESS_KEY_ID=LABACCESSKEY AWS_SECRET_ACCESS_KEY=lab-secret-key), and dig at dns."
+        after_help = "Prints one JSON line first: {\"aws_endpoint\": ..., \"control\": ..., \"dns\": ..., \"regions\": {REGION: {\"app\": URL}}}.\nPoint any AWS SDK or the AWS CLI at aws_endpoint with the lab's static credentials \
+(AWS_ACCESS_KEY_ID=LABACCESSKEY AWS_SECRET_ACCESS_KEY=lab-secret-key), and dig at dns.\n`drill run FILE --lab-endpoint CONTROL` runs a drill against it on its clock; \
+GET CONTROL/info, CONTROL/snapshot and CONTROL/truth (JSON) show its clock, world and ground truth."
     )]
     Lab(LabServeArgs),
     /// Finish a run that did not finish: restore everything its journal says is still changed
@@ -109,6 +110,15 @@ pub struct LabArgs {
     /// Run against the embedded lab, seeded from the drill file, instead of AWS
     #[arg(long)]
     pub lab: bool,
+    /// Run against a lab served by `drill lab` (its control URL, e.g. http://127.0.0.1:PORT or
+    /// http://127.0.0.1:PORT/_lab): its AWS endpoint, DNS, apps and clock
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DRILL_LAB_ENDPOINT",
+        conflicts_with = "lab"
+    )]
+    pub lab_endpoint: Option<String>,
     /// A lab fault to inject (repeatable), e.g. throttle=0.2, switchover-fails,
     /// primary-outage@promote, replication-lag=5s, dns-silent, dns-stale@promote,
     /// secondary-pending-resync, slow-insync=300s

@@ -1,9 +1,16 @@
 //! The embedded lab from the command line: `--lab` on `plan` and `run` (a world seeded from the
-//! drill file, reached through the same AWS code path as production), and `drill lab`, which serves
-//! a world until SIGINT/SIGTERM.
+//! drill file, reached through the same AWS code path as production), `drill lab`, which serves
+//! a world until SIGINT/SIGTERM, and `--lab-endpoint`, which points a command at such a served lab:
+//! its AWS endpoint, DNS server and apps, and its clock (read from `/_lab/info`). [`reconnect`]
+//! turns a journal's [`Connection`] back into the cloud and clock the run used.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
 use crate::clock::Clock;
 use crate::cloud::Cloud;
@@ -16,13 +23,117 @@ use super::CliError;
 use super::args::{Cli, LabArgs, LabServeArgs};
 use super::common;
 
-/// Where a command acts: AWS, or a lab it started.
+/// Where a command acts: AWS, a lab it started, or a lab another process serves.
 pub struct Target {
     pub cloud: Cloud,
     pub clock: Clock,
     pub connection: Connection,
     pub poll: Duration,
+    /// A lab this process started (and may snapshot for the report).
     pub lab: Option<(lab::Lab, LabOptions)>,
+    /// A lab another process serves (`--lab-endpoint`): not ours to snapshot, so the report has
+    /// no lab section, but the probes reach its DNS server and apps.
+    pub served: Option<Served>,
+}
+
+/// A served lab as its `/_lab/info` describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Served {
+    /// The control endpoint, `http://HOST:PORT/_lab`, as it was asked (normalised).
+    #[serde(skip)]
+    pub control: String,
+    pub time_scale: f64,
+    /// The lab clock's modelled now when it answered.
+    pub now: DateTime<Utc>,
+    pub aws_endpoint: String,
+    pub dns: SocketAddr,
+    pub regions: BTreeMap<String, ServedRegion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServedRegion {
+    pub app: String,
+}
+
+impl Served {
+    /// Asks the lab at `url` (its AWS endpoint or its control endpoint) where everything is.
+    pub async fn ask(url: &str) -> Result<Served, CliError> {
+        let base = url.trim_end_matches('/');
+        let control = if base.ends_with(lab::control::PREFIX) {
+            base.to_string()
+        } else {
+            format!("{base}{}", lab::control::PREFIX)
+        };
+        let cannot = |e: &dyn std::fmt::Display| {
+            CliError::Refused(format!(
+                "cannot reach the lab at {control}: {e}; nothing was changed"
+            ))
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| cannot(&e))?;
+        let text = client
+            .get(format!("{control}/info"))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| cannot(&e))?
+            .text()
+            .await
+            .map_err(|e| cannot(&e))?;
+        let mut served: Served = serde_json::from_str(&text)
+            .map_err(|e| cannot(&format!("not a lab's /_lab/info ({e})")))?;
+        if !(served.time_scale.is_finite() && served.time_scale > 0.0) {
+            return Err(cannot(&format!("time scale {}", served.time_scale)));
+        }
+        served.control = control;
+        Ok(served)
+    }
+
+    /// A clock that runs with the lab's: its scale, starting at its now.
+    pub fn clock(&self) -> Clock {
+        Clock::following(self.now, self.time_scale)
+    }
+
+    /// The AWS clients, on the lab's endpoint with its static credentials.
+    pub async fn cloud(&self, regions: Vec<String>) -> Result<Cloud, CliError> {
+        connect(AwsOptions {
+            profile: None,
+            endpoint_url: Some(self.aws_endpoint.clone()),
+            static_credentials: Some((
+                lab::LAB_ACCESS_KEY_ID.to_string(),
+                lab::LAB_SECRET_ACCESS_KEY.to_string(),
+            )),
+            regions,
+        })
+        .await
+        .map_err(|e| CliError::Refused(format!("cannot reach the lab: {e}")))
+    }
+
+    /// Every region's app listens on one shared port.
+    fn app_port(&self) -> Option<u16> {
+        self.regions
+            .values()
+            .find_map(|r| r.app.rsplit(':').next()?.trim_end_matches('/').parse().ok())
+    }
+}
+
+/// The cloud and the clock a journaled run used, for `drill recover`: a served lab's (its
+/// endpoint, credentials and clock, asked again), or AWS on the real clock.
+/// Also the port every HTTP request goes to, when a served lab's apps share one.
+pub async fn reconnect(
+    cli: &Cli,
+    connection: &Connection,
+) -> Result<(Cloud, Clock, Option<u16>), CliError> {
+    match &connection.lab_endpoint {
+        Some(url) => {
+            let served = Served::ask(url).await?;
+            let cloud = served.cloud(connection.regions.clone()).await?;
+            Ok((cloud, served.clock(), served.app_port()))
+        }
+        None => Ok((common::aws_for(cli, connection).await?, Clock::real(), None)),
+    }
 }
 
 /// The lab's options: the drills' `[lab]` tables first, then the command line (`--fault` adds to
@@ -65,9 +176,14 @@ impl Target {
     /// and the HTTP probes' resolver) and its apps' shared port; against AWS, the defaults (the
     /// zones' delegation sets and this host's resolvers).
     pub fn probe_network(&self) -> crate::probes::Network {
-        match &self.lab {
-            None => crate::probes::Network::default(),
-            Some((world, _)) => crate::probes::Network {
+        match (&self.lab, &self.served) {
+            (None, None) => crate::probes::Network::default(),
+            (None, Some(served)) => crate::probes::Network {
+                name_servers: Some(vec![served.dns]),
+                client_dns: Some(vec![served.dns]),
+                port: served.app_port(),
+            },
+            (Some((world, _)), _) => crate::probes::Network {
                 name_servers: Some(vec![world.dns_addr()]),
                 client_dns: Some(vec![world.dns_addr()]),
                 port: world
@@ -86,6 +202,32 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
         drill.regions.primary.clone(),
         drill.regions.secondary.clone(),
     ];
+    if let Some(url) = &args.lab_endpoint {
+        let served = Served::ask(url).await?;
+        let cloud = served.cloud(regions.clone()).await?;
+        tracing::info!(
+            "lab: served at {}, AWS endpoint {}, DNS {}, time scale {}x",
+            served.control,
+            served.aws_endpoint,
+            served.dns,
+            served.time_scale
+        );
+        return Ok(Target {
+            cloud,
+            clock: served.clock(),
+            connection: Connection {
+                profile: None,
+                endpoint_url: Some(served.aws_endpoint.clone()),
+                // The served lab outlives this process: `drill recover` must reach it.
+                lab: false,
+                lab_endpoint: Some(served.control.clone()),
+                regions,
+            },
+            poll: common::POLL,
+            lab: None,
+            served: Some(served),
+        });
+    }
     if !args.lab {
         return Ok(Target {
             cloud: common::aws(cli, regions.clone()).await?,
@@ -97,10 +239,12 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
                     .ok()
                     .filter(|v| !v.is_empty()),
                 lab: false,
+                lab_endpoint: None,
                 regions,
             },
             poll: common::POLL,
             lab: None,
+            served: None,
         });
     }
     let opts = options(std::slice::from_ref(drill), &args.fault, args.time_scale)?;
@@ -132,10 +276,12 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
             profile: None,
             endpoint_url: Some(world.aws_endpoint()),
             lab: true,
+            lab_endpoint: None,
             regions,
         },
         poll: common::POLL,
         lab: Some((world, opts)),
+        served: None,
     })
 }
 

@@ -40,8 +40,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         println!("nothing to recover");
         return Ok(exit::PASSED);
     }
-    let cloud = common::aws_for(cli, &header.connection).await?;
-    let clock = Clock::real();
+    let (cloud, clock, port) = super::lab::reconnect(cli, &header.connection).await?;
     let since = clock.now();
     // A run still going on this host holds its run lock; its lease must not be taken from it.
     // Once the lock is free that run is over for good (the recovery takes the lock again).
@@ -125,7 +124,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         poll: common::POLL,
         insync_timeout: std::time::Duration::from_secs(300),
         promotion_timeout: std::time::Duration::from_secs(1800),
-        app: app_check(&header),
+        app: app_check(&header, port),
     };
     let recovered = {
         let recovering = engine::recover(&state_dir, replay, &cloud, &opts);
@@ -189,7 +188,7 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
 
 /// The drill's HTTP probe, when its file is still where the run read it and unchanged: undo asks
 /// the application before it sends traffic back. Without it, the database and health checks decide.
-fn app_check(header: &crate::engine::journal::Header) -> Option<engine::undo::AppCheck> {
+fn app_check(header: &Header, port: Option<u16>) -> Option<engine::undo::AppCheck> {
     let drill = crate::spec::load(&header.drill_file).ok()?;
     if drill.sha256 != header.drill_sha256 {
         tracing::warn!(
@@ -202,7 +201,7 @@ fn app_check(header: &crate::engine::journal::Header) -> Option<engine::undo::Ap
     let http = drill.probes?.http?;
     Some(engine::undo::AppCheck {
         url: http.url,
-        port: None,
+        port,
     })
 }
 

@@ -5,10 +5,18 @@
 //!
 //! The first line is a header carrying `format_version`; readers refuse a newer version instead of
 //! guessing what it means.
+//!
+//! Test hook: with `DRILL_TEST_PAUSE_AFTER_JOURNAL_LINE=N[:MS]` in the environment, the process
+//! that writes the N-th line of a journal file (the header is line 1) prints
+//! `drill: test pause after journal line N` to stderr right after that line is fsynced, and blocks
+//! the writing thread for MS milliseconds (default 5000) before going on. Tests use it to kill or
+//! signal a run at an exact journal boundary (`tests/crash.rs`). It is not for production use.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,6 +96,10 @@ pub struct Connection {
     /// True when the run went against the embedded lab, which does not outlive the process.
     #[serde(default)]
     pub lab: bool,
+    /// The control endpoint of a served lab (`drill lab`) the run went against (`--lab-endpoint`):
+    /// `drill recover` reaches the same lab through it and follows its clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab_endpoint: Option<String>,
     pub regions: Vec<String>,
 }
 
@@ -232,6 +244,26 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     next_seq: u64,
+    /// Lines in the file so far (for the test pause hook).
+    lines: u64,
+}
+
+/// The environment variable of the test pause hook (see the module documentation).
+pub const TEST_PAUSE_ENV: &str = "DRILL_TEST_PAUSE_AFTER_JOURNAL_LINE";
+
+/// The test pause hook's setting, read once: (line, pause).
+fn test_pause() -> Option<(u64, Duration)> {
+    static PAUSE: OnceLock<Option<(u64, Duration)>> = OnceLock::new();
+    *PAUSE.get_or_init(|| parse_test_pause(&std::env::var(TEST_PAUSE_ENV).ok()?))
+}
+
+/// `N` or `N:MS`.
+fn parse_test_pause(text: &str) -> Option<(u64, Duration)> {
+    let (line, ms) = match text.trim().split_once(':') {
+        Some((line, ms)) => (line, ms.trim().parse().ok()?),
+        None => (text.trim(), 5000),
+    };
+    Some((line.trim().parse().ok()?, Duration::from_millis(ms)))
 }
 
 impl Journal {
@@ -253,6 +285,7 @@ impl Journal {
             path,
             file,
             next_seq: 1,
+            lines: 0,
         };
         journal.append(&Line::Header(header))?;
         // Make the new directory entry itself durable.
@@ -264,6 +297,9 @@ impl Journal {
 
     /// Re-opens an existing journal to append undo lines (used by `drill recover`).
     pub fn reopen(path: &Path, next_seq: u64) -> Result<Self, JournalError> {
+        let lines = fs::read_to_string(path)
+            .map(|t| t.lines().count() as u64)
+            .unwrap_or(0);
         let file = OpenOptions::new()
             .append(true)
             .open(path)
@@ -275,6 +311,7 @@ impl Journal {
             path: path.to_path_buf(),
             file,
             next_seq,
+            lines,
         })
     }
 
@@ -295,7 +332,15 @@ impl Journal {
             source,
         };
         self.file.write_all(text.as_bytes()).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        self.file.sync_data().map_err(io)?;
+        self.lines += 1;
+        if let Some((line, pause)) = test_pause()
+            && line == self.lines
+        {
+            eprintln!("drill: test pause after journal line {line}");
+            std::thread::sleep(pause);
+        }
+        Ok(())
     }
 
     /// Records the intent to make `mutation` and returns its sequence number.
@@ -614,6 +659,20 @@ mod tests {
             Replay::read(&path),
             Err(JournalError::Corrupt { line: 3, .. })
         ));
+    }
+
+    #[test]
+    fn the_test_pause_setting_reads_a_line_and_an_optional_pause() {
+        assert_eq!(
+            parse_test_pause("3"),
+            Some((3, Duration::from_millis(5000)))
+        );
+        assert_eq!(
+            parse_test_pause("7:250"),
+            Some((7, Duration::from_millis(250)))
+        );
+        assert_eq!(parse_test_pause("x"), None);
+        assert_eq!(parse_test_pause("3:x"), None);
     }
 
     #[test]

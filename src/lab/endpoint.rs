@@ -88,9 +88,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-/// Serves until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let result = axum::serve(listener, router(shared))
+/// Serves the AWS APIs and the lab's `control` routes (`/_lab/*`) until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    control: Router,
+    shutdown: CancellationToken,
+) {
+    let result = axum::serve(listener, router(shared).merge(control))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;
     if let Err(e) = result {

@@ -9,6 +9,9 @@
 //! - Regional apps ([`apps`]) on 127.0.0.11, 127.0.0.12, … with a health endpoint and a write
 //!   canary backed by the modelled Aurora Global Database ([`database`]).
 //! - Faults ([`fault`]) and ground truth ([`truth`]) on the injected, scalable [`Clock`].
+//! - A read-only control endpoint ([`control`], `/_lab/info`, `/_lab/snapshot`, `/_lab/truth`) on
+//!   the AWS endpoint's server, so a separate `drill` process can follow the lab's clock and
+//!   tests can compare its world.
 //!
 //! The lab never imports the engine or the AWS implementation of the cloud traits: they meet only
 //! on the wire.
@@ -16,6 +19,7 @@
 pub mod answer;
 pub mod apps;
 pub mod cloudwatch_api;
+pub mod control;
 pub mod database;
 pub mod dns;
 pub mod endpoint;
@@ -155,36 +159,38 @@ pub async fn start(drills: &[Drill], opts: LabOptions, clock: Clock) -> Result<L
     world.settle();
     let shared = Arc::new(Shared::new(world, clock, origin));
 
-    let shutdown = CancellationToken::new();
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(endpoint::serve(
-        aws,
-        shared.clone(),
-        shutdown.clone(),
-    )));
-    tasks.push(tokio::spawn(dns::serve(
-        udp,
-        tcp,
-        shared.clone(),
-        shutdown.clone(),
-    )));
-    for (listener, region) in app_listeners.into_iter().zip(&regions) {
-        tasks.push(tokio::spawn(apps::serve(
-            listener,
-            shared.clone(),
-            region.clone(),
-            shutdown.clone(),
-        )));
-    }
-    Ok(Lab {
+    let mut lab = Lab {
         shared,
         aws_addr,
         dns_addr,
         app_port,
         regions,
-        shutdown,
-        tasks,
-    })
+        shutdown: CancellationToken::new(),
+        tasks: Vec::new(),
+    };
+    let control = control::router(lab.shared.clone(), lab.addresses());
+    let (shared, shutdown) = (lab.shared.clone(), lab.shutdown.clone());
+    lab.tasks.push(tokio::spawn(endpoint::serve(
+        aws,
+        shared.clone(),
+        control,
+        shutdown.clone(),
+    )));
+    lab.tasks.push(tokio::spawn(dns::serve(
+        udp,
+        tcp,
+        shared.clone(),
+        shutdown.clone(),
+    )));
+    for (listener, region) in app_listeners.into_iter().zip(lab.regions.clone()) {
+        lab.tasks.push(tokio::spawn(apps::serve(
+            listener,
+            shared.clone(),
+            region,
+            shutdown.clone(),
+        )));
+    }
+    Ok(lab)
 }
 
 /// Binds every region's app address on one common port (retrying if a port is taken on some
@@ -309,19 +315,29 @@ impl Lab {
         Snapshot::of(&self.shared.world())
     }
 
-    /// The one JSON line `drill lab` prints first.
-    pub fn startup_line(&self) -> String {
+    /// `http://127.0.0.1:PORT/_lab`: the control endpoint ([`control`]).
+    pub fn control_endpoint(&self) -> String {
+        format!("{}{}", self.aws_endpoint(), control::PREFIX)
+    }
+
+    /// Where everything is: the startup line, and the fixed part of `/_lab/info`.
+    fn addresses(&self) -> serde_json::Map<String, serde_json::Value> {
         let regions: serde_json::Map<String, serde_json::Value> = self
             .regions()
             .into_iter()
             .map(|(region, url)| (region, serde_json::json!({ "app": url })))
             .collect();
-        serde_json::json!({
-            "aws_endpoint": self.aws_endpoint(),
-            "dns": self.dns_addr.to_string(),
-            "regions": regions,
-        })
-        .to_string()
+        let mut out = serde_json::Map::new();
+        out.insert("aws_endpoint".into(), self.aws_endpoint().into());
+        out.insert("dns".into(), self.dns_addr.to_string().into());
+        out.insert("control".into(), self.control_endpoint().into());
+        out.insert("regions".into(), regions.into());
+        out
+    }
+
+    /// The one JSON line `drill lab` prints first.
+    pub fn startup_line(&self) -> String {
+        serde_json::Value::from(self.addresses()).to_string()
     }
 
     /// Stops every server and waits for them.

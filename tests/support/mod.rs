@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod process;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
