@@ -603,7 +603,7 @@ fn sigterm_at_every_point_of_a_failover_record_drill_rolls_back_to_the_world_it_
 // A refused run writes nothing
 
 /// Runs the drill against a lab served with `faults`, after `prepare`; expects exit 3 and
-/// returns the write calls the run made.
+/// returns the write calls the run sent, whether the lab accepted them or not.
 fn refused_writes(text: &str, faults: &[&str], prepare: impl FnOnce(&Served)) -> Vec<String> {
     let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
@@ -620,7 +620,8 @@ fn refused_writes(text: &str, faults: &[&str], prepare: impl FnOnce(&Served)) ->
         ran.stderr,
         &tried_after[tried.len()..]
     );
-    after[before.len()..].to_vec()
+    // Attempted, not only accepted: a refused run sends no write call at all.
+    tried_after[tried.len()..].to_vec()
 }
 
 #[test]

@@ -103,7 +103,7 @@ const INVALID: &[Case] = &[
         "misspelt top-level key",
         &[(2, r#"nmae = "x""#)],
         &[
-            "t.toml:2:1: nmae: unknown key `nmae` (did you mean `name`?); allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop, notify",
+            "t.toml:2:1: nmae: unknown key `nmae` (did you mean `name`?); allowed here: name, description, schedule, timezone, ttl, soak, failback, on_failure, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop, notify",
         ],
     ),
     (
@@ -122,7 +122,7 @@ const INVALID: &[Case] = &[
         "an unknown table is rejected with the keys allowed",
         &[(33, "[chaos]\nkill = \"everything\"")],
         &[
-            "t.toml:33:2: chaos: unknown key `chaos`; allowed here: name, description, schedule, timezone, ttl, soak, failback, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop, notify",
+            "t.toml:33:2: chaos: unknown key `chaos`; allowed here: name, description, schedule, timezone, ttl, soak, failback, on_failure, regions, database, timeouts, slo, groups, scheduling, lab, probes, stop, notify",
         ],
     ),
     (
