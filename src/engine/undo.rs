@@ -501,8 +501,9 @@ impl Undoer<'_> {
             )));
         }
         // After a failover with data loss the old writer rejoins as a secondary and must resync
-        // before a switchover back is possible. The fail-back waits for that; rollback and
-        // recover judge at once.
+        // before a switchover back is possible: that is the normal way back, and is waited for
+        // (bounded). A cluster that cannot serve at all is only waited for by the drill's own
+        // fail-back; rollback and recover hold at once.
         let back_region = region_of_arn(before).unwrap_or(region).to_string();
         let original = gate::Writer {
             global_cluster: global_cluster.clone(),
@@ -513,8 +514,18 @@ impl Undoer<'_> {
             m.synchronization_status.as_deref().unwrap_or("connected") == "connected"
         });
         if !connected {
-            let waited = if how.wait_for_resync {
-                wait::member_connected(
+            let serves = self
+                .ask(|| gate::cluster_serves(self.cloud, &original))
+                .await;
+            let sync = global
+                .member(before)
+                .and_then(|m| m.synchronization_status.clone())
+                .unwrap_or_else(|| "not a member".to_string());
+            let waited = match serves {
+                Err(why) if !how.wait_for_resync => Err(format!(
+                    "{why}, and {before} is {sync}, not a connected member of {global_cluster}"
+                )),
+                _ => wait::member_connected(
                     self.cloud,
                     self.clock,
                     &back_region,
@@ -524,15 +535,7 @@ impl Undoer<'_> {
                     self.promotion_timeout,
                 )
                 .await
-                .map_err(|e| e.to_string())
-            } else {
-                Err(format!(
-                    "{before} is {}, not a connected member of {global_cluster}",
-                    global
-                        .member(before)
-                        .and_then(|m| m.synchronization_status.clone())
-                        .unwrap_or_else(|| "not a member".to_string())
-                ))
+                .map_err(|e| e.to_string()),
             };
             if let Err(why) = waited {
                 return Err(NotBack::Held(format!(
