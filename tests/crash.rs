@@ -668,3 +668,83 @@ fn a_run_refused_for_a_held_lease_makes_no_write_calls() {
     });
     assert_eq!(writes, Vec::<String>::new());
 }
+
+// ---------------------------------------------------------------------------------------------
+// A region that is down, then back
+
+#[test]
+fn a_held_drill_is_failed_back_by_recover_once_the_primary_region_is_back() {
+    let _heavy = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    // A failover survives the outage of us-east-1; the fail-back waits 5 minutes for it and then
+    // holds the writer and traffic in us-west-2. The region comes back 25 minutes after the promotion.
+    let text = weighted_drill_with_probes()
+        .replace("mode = \"switchover\"", "mode = \"failover\"")
+        .replace("promotion = \"120m\"", "promotion = \"5m\"");
+    assert!(text.contains("mode = \"failover\"") && text.contains("promotion = \"5m\""));
+    let file = write_drill(dir.path(), &text);
+    let served = Served::start(&file, "60", &["primary-outage@promote/25m"]);
+    let initial = served.snapshot();
+    let state = dir.path().join("state");
+    let ran = run(&file, &state, &served).expect_code(6);
+    assert!(
+        ran.stderr
+            .contains("HELD — the writer and traffic were kept where they serve"),
+        "{}",
+        ran.stderr
+    );
+    let writer_region = |world: &Value| {
+        world["global_clusters"][0]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["role"] == "writer")
+            .map(|m| m["region"].as_str().unwrap().to_string())
+    };
+    let held = served.snapshot();
+    assert_eq!(writer_region(&held).as_deref(), Some("us-west-2"));
+    assert_eq!(held["regions_down"], serde_json::json!(["us-east-1"]));
+
+    // While the region is down, recover holds too, and moves nothing.
+    let before = served.attempted_writes().len();
+    let early = recover(&state);
+    assert_eq!(early.code, 6, "{}{}", early.stdout, early.stderr);
+    assert!(
+        early.stderr.contains("is not failed back yet"),
+        "{}",
+        early.stderr
+    );
+    // Its only writes are its own lease, taken and given back: the world is exactly as held.
+    let sent = served.attempted_writes()[before..].to_vec();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent.iter()
+            .all(|w| w.starts_with("ChangeResourceRecordSets ")),
+        "{sent:?}"
+    );
+    assert_eq!(differences(&held, &served.snapshot()), "");
+
+    // Once the region is back, recover finishes the fail-back.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while served.snapshot()["regions_down"] != serde_json::json!([]) {
+        assert!(Instant::now() < deadline, "the outage never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let late = recover(&state);
+    assert_eq!(late.code, 0, "{}{}", late.stdout, late.stderr);
+    let end = served.snapshot();
+    assert_eq!(
+        end,
+        initial,
+        "the world is as it began:\n{}",
+        differences(&initial, &end)
+    );
+    let before = served.attempted_writes().len();
+    assert_eq!(recover(&state).code, 0);
+    assert_eq!(
+        served.attempted_writes().len(),
+        before,
+        "a second recover writes nothing"
+    );
+    served.stop();
+}
