@@ -65,6 +65,22 @@ pub fn claim_name(place: &Place, drill: &str) -> String {
 
 /// Claims `claim.fire` for `drill` unless that fire (or a later one) was already claimed, in which
 /// case the earlier claim is returned. Call only while holding the drill's lease.
+/// The claim already recorded for this fire or a later one, read only: a scheduler that finds
+/// one refuses the fire without a single write. (`claim` checks again under the lease.)
+pub async fn claimed(
+    route53: &dyn Route53,
+    place: &Place,
+    drill: &str,
+    fire: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Claim>, CloudError> {
+    let name = claim_name(place, drill);
+    Ok(route53
+        .get_record(&place.key(&name))
+        .await?
+        .and_then(|r| Claim::parse(&r.values.join(" ")))
+        .filter(|prior| prior.fire >= fire))
+}
+
 pub async fn claim(
     route53: &dyn Route53,
     place: &Place,

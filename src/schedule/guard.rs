@@ -124,6 +124,16 @@ impl Guard for LeaseGuard {
     }
 
     async fn acquire(&self) -> Result<(), String> {
+        // A fire another scheduler already started is refused before the lease: no write.
+        if let (Some(fire), false) = (self.fire, self.private_lab)
+            && let Ok(Some(prior)) =
+                claim::claimed(self.route53.as_ref(), &self.place, &self.drill, fire).await
+        {
+            return Err(self.refuse(Refusal::AlreadyRan(format!(
+                "run {} on {}",
+                prior.run_id, prior.owner
+            ))));
+        }
         let taken = Lease::acquire(
             self.route53.clone(),
             self.clock.clone(),
