@@ -12,7 +12,6 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use failover_drill::cloud::aws::{AwsOptions, connect};
@@ -35,13 +34,6 @@ const WRITES: &[&str] = &[
 /// Modelled seconds per wall second for the matrix: fast, with the drills' timeouts raised so a
 /// busy machine's pauses (each real second is minutes of modelled time) do not time a step out.
 const SCALE: &str = "300";
-
-/// The matrices each serve a lab and run dozens of drills: one at a time, on a shared machine.
-static HEAVY: Mutex<()> = Mutex::new(());
-
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 // ---------------------------------------------------------------------------------------------
 // A served lab
@@ -307,7 +299,6 @@ fn journal_lines(state: &Path) -> usize {
 
 #[test]
 fn a_served_lab_reports_its_clock_and_world_and_a_run_follows_it() {
-    let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = write_drill(dir.path(), &weighted_drill());
     let served = Served::start(&file, SCALE, &[]);
@@ -536,7 +527,6 @@ fn one_point(
 /// Runs the whole matrix for one drill and one way of stopping; panics listing every point that
 /// did not leave the world as it began.
 fn matrix(text: &str, stop: Stop) {
-    let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = write_drill(dir.path(), text);
     let mut served = Served::start(&file, SCALE, &[]);
@@ -605,7 +595,6 @@ fn sigterm_at_every_point_of_a_failover_record_drill_rolls_back_to_the_world_it_
 /// Runs the drill against a lab served with `faults`, after `prepare`; expects exit 3 and
 /// returns the write calls the run sent, whether the lab accepted them or not.
 fn refused_writes(text: &str, faults: &[&str], prepare: impl FnOnce(&Served)) -> Vec<String> {
-    let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     let file = write_drill(dir.path(), text);
     let served = Served::start(&file, SCALE, faults);
@@ -674,7 +663,6 @@ fn a_run_refused_for_a_held_lease_makes_no_write_calls() {
 
 #[test]
 fn a_held_drill_is_failed_back_by_recover_once_the_primary_region_is_back() {
-    let _heavy = heavy();
     let dir = tempfile::tempdir().unwrap();
     // A failover survives the outage of us-east-1; the fail-back waits 5 minutes for it and then
     // holds the writer and traffic in us-west-2. The region comes back 25 minutes after the promotion.

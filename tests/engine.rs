@@ -874,7 +874,8 @@ async fn rollback_holds_routing_while_the_original_writer_cannot_serve() {
         result
             .left
             .iter()
-            .any(|l| l.contains("held at") && l.contains("traffic follows the writer")),
+            .any(|l| l.contains("held as the drill set it (weight 0 → 100)")
+                && l.contains("traffic follows the writer")),
         "{:?}",
         result.left
     );

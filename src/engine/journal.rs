@@ -84,6 +84,29 @@ impl Mutation {
         }
         .unwrap_or_default()
     }
+
+    /// What the mutation changed, field by field, as people read it: `weight 100 → 0`.
+    pub fn summary(&self) -> String {
+        let (before, after) = (self.before_json(), self.after_json());
+        let (serde_json::Value::Object(b), serde_json::Value::Object(a)) = (&before, &after) else {
+            return format!("{before} → {after}");
+        };
+        let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let none = serde_json::Value::Null;
+        keys.into_iter()
+            .filter(|k| b.get(*k) != a.get(*k))
+            .map(|k| {
+                format!(
+                    "{k} {} → {}",
+                    b.get(k).unwrap_or(&none),
+                    a.get(k).unwrap_or(&none)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// How to reach the cloud again for `drill recover`: never credentials, only where and as whom.

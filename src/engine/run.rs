@@ -530,19 +530,24 @@ pub fn left_lines(replay: &Replay) -> Vec<String> {
     replay
         .outstanding()
         .iter()
-        .map(|e| {
-            let (state, why) = match (&e.held, &e.undo_failed) {
-                (Some(why), _) => ("held at", Some(why)),
-                (None, why) => ("still", why.as_ref()),
-            };
-            format!(
-                "{} (step {}): {state} {}; originally {}{}",
+        .map(|e| match &e.held {
+            Some(why) => format!(
+                "{} (step {}): held as the drill set it ({}) — {why}",
+                e.mutation.resource(),
+                e.step,
+                e.mutation.summary()
+            ),
+            None => format!(
+                "{} (step {}): still {}; should be {}{}",
                 e.mutation.resource(),
                 e.step,
                 e.mutation.after_json(),
                 e.mutation.before_json(),
-                why.map(|r| format!(" — {r}")).unwrap_or_default()
-            )
+                e.undo_failed
+                    .as_ref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default()
+            ),
         })
         .collect()
 }
