@@ -471,13 +471,7 @@ async fn a_crash_at_any_call_is_finished_by_recover() {
         if !replay.outstanding().is_empty() {
             crashed_with_changes += 1;
         }
-        let opts = RecoverOptions {
-            clock: Clock::real(),
-            poll: Duration::from_secs(5),
-            insync_timeout: Duration::from_secs(300),
-            promotion_timeout: Duration::from_secs(900),
-            app: None,
-        };
+        let opts = recover_options();
         let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
             .await
             .unwrap();
@@ -516,13 +510,7 @@ async fn an_edit_by_someone_else_is_reported_not_overwritten() {
     edited.ttl = Some(30);
     cloud.put_record("Z1", edited.clone());
     let replay = Replay::read(&locate(state.path(), None).unwrap()).unwrap();
-    let opts = RecoverOptions {
-        clock: Clock::real(),
-        poll: Duration::from_secs(5),
-        insync_timeout: Duration::from_secs(300),
-        promotion_timeout: Duration::from_secs(900),
-        app: None,
-    };
+    let opts = recover_options();
     let recovery = recover(state.path(), replay, &cloud.cloud(), &opts)
         .await
         .unwrap();

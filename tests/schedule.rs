@@ -6,10 +6,8 @@
 //! schedulers sharing one world run it exactly once; SIGTERM mid-drill leaves the world as it began;
 //! SIGHUP and edited files reload without dropping the valid drills.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +28,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::Drill;
+use crate::support::process::Proc;
 
 // ---------------------------------------------------------------------------------------------
 // Fire times
@@ -1527,136 +1526,6 @@ mode = "switchover"
 
 // ---------------------------------------------------------------------------------------------
 // The daemon end to end
-
-/// A running `drill` whose stderr is read line by line (colour codes removed).
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(drill: Drill) -> Proc {
-        let mut cmd = drill.command();
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("drill starts");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(strip_ansi(&line)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        Proc {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first line from now on that contains `needle`; panics with everything seen after
-    /// `limit` (a guard against a hung test, not a speed check).
-    fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line containing {needle:?} within {limit:?}; output:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Like [`Proc::wait_for`], for the first of several needles.
-    fn wait_for_any(&mut self, needles: &[&str], limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if needles.iter().any(|n| line.contains(n)) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line containing any of {needles:?} within {limit:?}; output:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = std::process::Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits for the exit (bounded); returns the exit code and all output.
-    fn finish(mut self, limit: Duration) -> (i32, String) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return (status.code().unwrap_or(-1), self.seen.join("\n"));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "drill did not exit; output:\n{}",
-                self.seen.join("\n")
-            );
-            while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                self.seen.push(line);
-            }
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// Writes the drill scheduled `lead` from now and has every scheduler reload it (SIGHUP), until
 /// each one reports that exact next run (a slow machine may pass the moment first: then again,

@@ -1,5 +1,5 @@
-//! A running `drill` whose output (stderr and stdout) is read line by line, for tests that wait for
-//! a line, then signal or kill it.
+//! A running `drill` whose output (stderr and stdout) is read line by line (colour codes removed),
+//! for tests that wait for a line, then signal or kill it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -27,7 +27,7 @@ impl Proc {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
+                    if tx.send(strip_ansi(&line)).is_err() {
                         return;
                     }
                 }
@@ -47,18 +47,34 @@ impl Proc {
     /// The first line from now on that contains `needle`, or None (with the process's output in
     /// `seen`) if it did not come within `limit` or the process ended first.
     pub fn try_wait_for(&mut self, needle: &str, limit: Duration) -> Option<String> {
+        self.try_wait_for_any(&[needle], limit)
+    }
+
+    /// Like [`Proc::try_wait_for`], for the first of several needles.
+    pub fn try_wait_for_any(&mut self, needles: &[&str], limit: Duration) -> Option<String> {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     self.seen.push(line.clone());
-                    if line.contains(needle) {
+                    if needles.iter().any(|n| line.contains(n)) {
                         return Some(line);
                     }
                 }
                 Err(_) => return None,
             }
+        }
+    }
+
+    /// Like [`Proc::wait_for`], for the first of several needles.
+    pub fn wait_for_any(&mut self, needles: &[&str], limit: Duration) -> String {
+        match self.try_wait_for_any(needles, limit) {
+            Some(line) => line,
+            None => panic!(
+                "no line containing any of {needles:?} within {limit:?}; output:\n{}",
+                self.seen.join("\n")
+            ),
         }
     }
 
@@ -122,4 +138,21 @@ impl Drop for Proc {
             let _ = self.child.wait();
         }
     }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
