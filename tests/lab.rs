@@ -20,6 +20,7 @@ use failover_drill::spec::{self, Drill};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -745,6 +746,120 @@ async fn lab_dns_answers_like_a_route53_name_server() {
         .expect("TestDNSAnswer");
     assert_eq!(test.record_data(), ["127.0.0.12"]);
     assert_eq!(test.response_code(), "NOERROR");
+    lab.shutdown().await;
+}
+
+const BIG_TXT: &str = "big.example.com.";
+
+/// Creates `big.example.com. TXT` with eight 100-character strings: about 940 bytes of answer,
+/// over the 512 of plain DNS and under the lab's 1,232; returns the values.
+async fn seed_big_txt(lab: &Lab) -> Vec<String> {
+    let r53 = route53(lab);
+    let zone = zone_id(&r53, "example.com.").await;
+    let values: Vec<String> = (0..8)
+        .map(|i| format!("\"{}\"", char::from(b'a' + i).to_string().repeat(100)))
+        .collect();
+    let set = ResourceRecordSet::builder()
+        .name(BIG_TXT)
+        .r#type(RrType::Txt)
+        .ttl(60)
+        .set_resource_records(Some(
+            values
+                .iter()
+                .map(|v| ResourceRecord::builder().value(v).build().unwrap())
+                .collect(),
+        ))
+        .build()
+        .unwrap();
+    let change = r53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(batch(vec![(ChangeAction::Create, set)]))
+        .send()
+        .await
+        .expect("create the big TXT set");
+    wait_insync(lab, &r53, change.change_info().unwrap().id()).await;
+    values
+}
+
+/// One UDP query for the big TXT set, with an OPT record offering `payload` bytes if given;
+/// the response's bytes as they came.
+async fn dig_big_txt(lab: &Lab, payload: Option<u16>) -> Vec<u8> {
+    let mut msg = Message::query();
+    msg.add_query(Query::query(
+        Name::from_str(BIG_TXT).expect("name"),
+        RecordType::TXT,
+    ));
+    if let Some(payload) = payload {
+        let mut edns = Edns::new();
+        edns.set_max_payload(payload);
+        msg.set_edns(edns);
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    socket
+        .send_to(&msg.to_vec().expect("encode"), lab.dns_addr())
+        .await
+        .expect("send");
+    let mut buf = vec![0; 65_535];
+    let n = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf))
+        .await
+        .expect("an answer")
+        .expect("recv");
+    buf.truncate(n);
+    buf
+}
+
+#[tokio::test]
+async fn lab_dns_truncates_whole_records_to_the_clients_limit() {
+    let lab = start("example.toml", options(200.0, &[])).await;
+    let values = seed_big_txt(&lab).await;
+
+    for (payload, limit) in [(None, 512), (Some(512), 512), (Some(100), 512)] {
+        let wire = dig_big_txt(&lab, payload).await;
+        assert!(wire.len() <= limit, "{payload:?}: {} bytes", wire.len());
+        // Every byte is accounted for: reading what the header counts ends at the last byte
+        // (a partial record after the counted ones is dnspython's TrailingJunk).
+        let mut decoder = BinDecoder::new(&wire);
+        let msg = Message::read(&mut decoder).expect("a truncated answer still parses");
+        assert!(
+            decoder.is_empty(),
+            "{payload:?}: {} bytes after the message",
+            decoder.len()
+        );
+        assert!(msg.metadata.truncation, "{payload:?}: TC is set");
+        assert_eq!(
+            usize::from(u16::from_be_bytes([wire[6], wire[7]])),
+            msg.answers.len(),
+            "{payload:?}: ANCOUNT is what was sent"
+        );
+        assert!(
+            (1..values.len()).contains(&msg.answers.len()),
+            "{payload:?}: whole records up to the limit, {} of them",
+            msg.answers.len()
+        );
+        assert_eq!(msg.edns.is_some(), payload.is_some(), "{payload:?}: OPT");
+        if let Some(edns) = &msg.edns {
+            assert_eq!(edns.max_payload(), 1232, "the server's own payload size");
+        }
+    }
+
+    for (payload, tcp) in [(Some(4096), false), (None, true)] {
+        let msg = if tcp {
+            dig_tcp(&lab, BIG_TXT, RecordType::TXT).await
+        } else {
+            let wire = dig_big_txt(&lab, payload).await;
+            assert!(
+                wire.len() > 512 && wire.len() <= 1232,
+                "{} bytes",
+                wire.len()
+            );
+            Message::from_vec(&wire).expect("decode")
+        };
+        assert!(!msg.metadata.truncation, "tcp {tcp}: the whole set fits");
+        let mut expected: Vec<String> = values.iter().map(|v| v.replace('"', "")).collect();
+        expected.sort();
+        assert_eq!(answers(&msg), expected, "tcp {tcp}");
+    }
     lab.shutdown().await;
 }
 

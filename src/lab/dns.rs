@@ -3,6 +3,9 @@
 //! view of health changes. The client's region for latency records comes from the EDNS client
 //! subnet (or the query's source address) when it is one of the regional app addresses
 //! (127.0.0.11 → the first region, …); otherwise the primary region.
+//!
+//! Responses fit the client's limit ([`response_limit`]): one that does not is cut at a whole
+//! record, from the end of the message, with TC set and the header counting what was sent.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -11,10 +14,12 @@ use std::time::Duration;
 
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_server::proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_server::proto::rr::{Name, RData, Record};
+use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use rand::Rng;
@@ -24,6 +29,10 @@ use tokio_util::sync::CancellationToken;
 use super::answer::{Outcome, Rr};
 use super::route53_api::weighted_index;
 use super::shared::Shared;
+
+/// The largest UDP response the lab's name server sends, and the payload size its OPT record
+/// advertises: 1,232 bytes, the size DNS Flag Day 2020 settled on to stay clear of IP fragmentation.
+const UDP_PAYLOAD: u16 = 1232;
 
 pub struct DnsHandler {
     shared: Arc<Shared>,
@@ -115,7 +124,7 @@ impl RequestHandler for DnsHandler {
             Reply::Answer(metadata, answers, soa) => (metadata, answers, soa),
         };
         let mut edns = Edns::new();
-        edns.set_max_payload(1232);
+        edns.set_max_payload(UDP_PAYLOAD);
         // Echo the client subnet, scoped to what the client sent, as Route 53 does.
         if let Some(EdnsOption::Subnet(subnet)) = request
             .edns
@@ -126,11 +135,13 @@ impl RequestHandler for DnsHandler {
             echo.set_scope_prefix(subnet.source_prefix());
             edns.options_mut().insert(EdnsOption::Subnet(echo));
         }
+        let edns = request.edns.is_some().then_some(&edns);
+        let (metadata, answers, soa) = fit(request, metadata, edns, &answers, &soa);
         let mut builder = MessageResponseBuilder::from_message_request(request);
-        if request.edns.is_some() {
-            builder.edns(&edns);
+        if let Some(edns) = edns {
+            builder.edns(edns);
         }
-        let response = builder.build(metadata, answers.iter(), [].iter(), soa.iter(), [].iter());
+        let response = builder.build(metadata, answers, [].iter(), soa, [].iter());
         match response_handle.send_response(response).await {
             Ok(info) => info,
             Err(e) => {
@@ -144,6 +155,82 @@ impl RequestHandler for DnsHandler {
             }
         }
     }
+}
+
+/// The most bytes a response to `request` may take: over UDP 512 without EDNS (RFC 1035 4.2.1),
+/// else the payload size the client advertises, read as at least 512 (RFC 6891 6.2.5) and at most
+/// [`UDP_PAYLOAD`]; over TCP 65,535, the most its length prefix can say.
+fn response_limit(request: &Request) -> usize {
+    match request.protocol() {
+        Protocol::Udp => usize::from(request.max_payload().min(UDP_PAYLOAD)),
+        _ => usize::from(u16::MAX),
+    }
+}
+
+/// The response to `request` cut to [`response_limit`]: whole records only, dropped from the end of
+/// the message (authority, then answer), with TC set when any was dropped. hickory's encoder,
+/// left to truncate on its own, would leave the part of a record that overflowed behind the last
+/// whole one, and could drop the OPT record instead of an answer; so each candidate is measured with
+/// hickory's encoder, and only a message that fits is handed to it.
+fn fit<'r>(
+    request: &Request,
+    mut metadata: Metadata,
+    edns: Option<&Edns>,
+    answers: &'r [Record],
+    authority: &'r [Record],
+) -> (
+    Metadata,
+    std::slice::Iter<'r, Record>,
+    std::slice::Iter<'r, Record>,
+) {
+    let limit = response_limit(request);
+    let split = |kept: usize| {
+        let in_answers = kept.min(answers.len());
+        (&answers[..in_answers], &authority[..kept - in_answers])
+    };
+    let fits = |kept: usize| {
+        let (answers, authority) = split(kept);
+        encoded_len(request, metadata, edns, answers, authority).is_some_and(|n| n <= limit)
+    };
+    let all = answers.len() + authority.len();
+    let kept = if fits(all) {
+        all
+    } else {
+        // The largest count that fits: the length only grows with each record kept.
+        let (mut fitting, mut too_many) = (0, all);
+        while too_many - fitting > 1 {
+            let mid = fitting + (too_many - fitting) / 2;
+            if fits(mid) {
+                fitting = mid;
+            } else {
+                too_many = mid;
+            }
+        }
+        fitting
+    };
+    metadata.truncation |= kept < all;
+    let (answers, authority) = split(kept);
+    (metadata, answers.iter(), authority.iter())
+}
+
+/// The length of the response hickory would encode, or None if it cannot encode it at all.
+fn encoded_len(
+    request: &Request,
+    metadata: Metadata,
+    edns: Option<&Edns>,
+    answers: &[Record],
+    authority: &[Record],
+) -> Option<usize> {
+    let mut builder = MessageResponseBuilder::from_message_request(request);
+    if let Some(edns) = edns {
+        builder.edns(edns);
+    }
+    let response = builder.build(metadata, answers, [].iter(), authority, [].iter());
+    let mut bytes = Vec::new();
+    let mut encoder = BinEncoder::new(&mut bytes);
+    let info = response.destructive_emit(&mut encoder).ok()?;
+    // A record hickory had to leave out means the message did not fit either.
+    (!info.truncation).then_some(bytes.len())
 }
 
 /// Presentation-format records as wire records; values the lab cannot encode are left out.
