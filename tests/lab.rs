@@ -863,6 +863,66 @@ async fn lab_dns_truncates_whole_records_to_the_clients_limit() {
     lab.shutdown().await;
 }
 
+/// dnspython's view of the big TXT set over UDP: plain DNS, EDNS offering 512 and 4096 bytes.
+/// `dns.query.udp` raises `TrailingJunk` on bytes after the records the header counts.
+const DNSPYTHON_SCRIPT: &str = r#"
+import json, os
+import dns.flags, dns.message, dns.query
+
+host, port = os.environ["LAB_DNS"].rsplit(":", 1)
+out = {}
+for case, edns, payload in [("plain", False, None), ("edns512", 0, 512), ("edns4096", 0, 4096)]:
+    kw = {"use_edns": edns} if payload is None else {"use_edns": edns, "payload": payload}
+    q = dns.message.make_query("big.example.com.", "TXT", **kw)
+    r = dns.query.udp(q, host, port=int(port), timeout=2, source="127.0.0.1")
+    out[case] = {
+        "tc": bool(r.flags & dns.flags.TC),
+        "wire": len(r.wire),
+        "ancount": int.from_bytes(r.wire[6:8], "big"),
+        "answers": sum(len(rrset) for rrset in r.answer),
+        "opt_payload": r.payload if r.edns >= 0 else None,
+    }
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn lab_dns_truncation_parses_in_dnspython() {
+    let lab = start("example.toml", options(200.0, &[])).await;
+    let values = seed_big_txt(&lab).await;
+    let dns = lab.dns_addr().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", DNSPYTHON_SCRIPT])
+            .env("LAB_DNS", dns)
+            .stdin(Stdio::null())
+            .output()
+            .expect("python3 runs (dnspython is installed with moto; see .ci/run)")
+    })
+    .await
+    .expect("join");
+    assert!(
+        output.status.success(),
+        "dnspython script failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("JSON from the script");
+    for case in ["plain", "edns512"] {
+        let c = &out[case];
+        assert_eq!(c["tc"], true, "{case}: {c}");
+        assert!(c["wire"].as_u64().unwrap() <= 512, "{case}: {c}");
+        assert_eq!(c["ancount"], c["answers"], "{case}: {c}");
+        assert!(c["answers"].as_u64().unwrap() > 0, "{case}: {c}");
+    }
+    assert_eq!(out["plain"]["opt_payload"], serde_json::Value::Null);
+    assert_eq!(out["edns512"]["opt_payload"], 1232);
+    let full = &out["edns4096"];
+    assert_eq!(full["tc"], false, "{full}");
+    assert_eq!(full["answers"], values.len(), "{full}");
+    assert!(full["wire"].as_u64().unwrap() > 512, "{full}");
+    lab.shutdown().await;
+}
+
 #[tokio::test]
 async fn lab_health_checks_guard_versions_and_drive_failover_answers() {
     let lab = start("failover-records.toml", options(100.0, &[])).await;
