@@ -1546,6 +1546,7 @@ async fn lab_cloudwatch_answers_describe_alarms_over_cbor() {
             LAB_SECRET_ACCESS_KEY.to_string(),
         )),
         regions: vec!["us-east-1".to_string(), "us-west-2".to_string()],
+        clock: lab.clock().clone(),
         ..Default::default()
     })
     .await
@@ -2012,6 +2013,7 @@ async fn lab_serves_the_drills_aws_implementation() {
             LAB_SECRET_ACCESS_KEY.to_string(),
         )),
         regions: vec!["eu-west-1".into(), "eu-central-1".into()],
+        clock: lab.clock().clone(),
     })
     .await
     .expect("connect");
