@@ -11,6 +11,7 @@ use std::process::Command;
 use aws_credential_types::Credentials;
 use aws_sdk_route53::config::{BehaviorVersion, Region};
 use aws_sdk_route53::types as r53;
+use failover_drill::clock::Clock;
 use failover_drill::cloud::aws::{AwsOptions, connect};
 use failover_drill::cloud::{
     ChangeAction, ChangeStatus, Cloud, CloudError, HealthCheckSettings, RecordChange, RecordKey,
@@ -29,6 +30,7 @@ fn options(endpoint: Option<&str>) -> AwsOptions {
         endpoint_url: endpoint.map(str::to_string),
         static_credentials: Some((ACCESS_KEY.to_string(), SECRET.to_string())),
         regions: REGIONS.iter().map(|r| r.to_string()).collect(),
+        clock: Clock::real(),
     }
 }
 

@@ -10,6 +10,7 @@ use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
+use failover_drill::clock::Clock;
 use failover_drill::cloud::aws::{AwsOptions, connect};
 use failover_drill::cloud::{Cloud, RecordKey, ZoneRef};
 use serde::Deserialize;
@@ -184,6 +185,7 @@ async fn cloud(moto: &Moto) -> Cloud {
         endpoint_url: Some(moto.endpoint.clone()),
         static_credentials: Some(("test".to_string(), "test".to_string())),
         regions: vec!["us-east-1".to_string(), "us-west-2".to_string()],
+        clock: Clock::real(),
     })
     .await
     .unwrap()

@@ -14,6 +14,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use failover_drill::clock::Clock;
 use failover_drill::cloud::aws::{AwsOptions, connect};
 use failover_drill::cloud::{ChangeAction, Cloud, RecordChange, RecordSet};
 use failover_drill::lab::{LAB_ACCESS_KEY_ID, LAB_SECRET_ACCESS_KEY};
@@ -44,6 +45,8 @@ struct Served {
     control: String,
     aws_endpoint: String,
     regions: Vec<String>,
+    /// The lab's time scale: the library's clients pace Route 53 on it, as `drill` does.
+    scale: f64,
 }
 
 impl Served {
@@ -58,6 +61,7 @@ impl Served {
         let line = proc.wait_for("aws_endpoint", Duration::from_secs(30));
         let line: Value = serde_json::from_str(&line).expect("the startup line is JSON");
         Served {
+            scale: scale.parse().expect("a time scale"),
             proc,
             control: line["control"].as_str().expect("control").to_string(),
             aws_endpoint: line["aws_endpoint"].as_str().expect("endpoint").to_string(),
@@ -131,6 +135,7 @@ impl Served {
                 LAB_SECRET_ACCESS_KEY.to_string(),
             )),
             regions: self.regions.clone(),
+            clock: Clock::scaled(self.scale),
         }))
         .expect("connect to the lab")
     }

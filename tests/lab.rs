@@ -14,6 +14,7 @@ use aws_sdk_route53::error::ProvideErrorMetadata;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
 };
+use failover_drill::cloud::aws::{RateLimiter, paced_http_client};
 use failover_drill::lab::truth::What;
 use failover_drill::lab::{self, Fault, LAB_ACCESS_KEY_ID, LAB_SECRET_ACCESS_KEY, Lab, LabOptions};
 use failover_drill::spec::{self, Drill};
@@ -70,11 +71,32 @@ fn sdk_config(lab: &Lab, region: &str) -> aws_config::SdkConfig {
         .build()
 }
 
+/// The lab keeps Route 53's 5 requests per modelled second, as AWS does, so every Route 53 client
+/// of these tests is paced on the lab's clock, sharing the lab's one limiter, as the drill's own
+/// clients are. (`lab_throttles_route53_past_5_requests_per_modelled_second` is the exception.)
+fn paced(lab: &Lab) -> aws_sdk_route53::config::SharedHttpClient {
+    paced_http_client(RateLimiter::shared(lab.clock(), &lab.aws_endpoint()))
+}
+
 fn route53(lab: &Lab) -> aws_sdk_route53::Client {
-    aws_sdk_route53::Client::new(&sdk_config(lab, "us-east-1"))
+    aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::config::Builder::from(&sdk_config(lab, "us-east-1"))
+            .http_client(paced(lab))
+            .build(),
+    )
 }
 
 fn route53_without_retries(lab: &Lab) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::config::Builder::from(&sdk_config(lab, "us-east-1"))
+            .http_client(paced(lab))
+            .retry_config(aws_sdk_route53::config::retry::RetryConfig::disabled())
+            .build(),
+    )
+}
+
+/// A Route 53 client with neither pacing nor retries: what a careless client sends.
+fn route53_unpaced(lab: &Lab) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::from_conf(
         aws_sdk_route53::config::Builder::from(&sdk_config(lab, "us-east-1"))
             .retry_config(aws_sdk_route53::config::retry::RetryConfig::disabled())
@@ -1379,6 +1401,88 @@ async fn lab_apps_serve_health_and_a_replicated_write_canary() {
 
 // ---- Faults ----
 
+/// Every Route 53 call in the ground truth: when (modelled seconds since the lab started) and the
+/// error it was answered with.
+fn route53_calls(lab: &Lab) -> Vec<(f64, Option<String>)> {
+    lab.ground_truth()
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::ApiCall {
+                service,
+                error_code,
+                ..
+            } if service == "route53" => Some((e.t, error_code.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn lab_throttles_route53_past_5_requests_per_modelled_second() {
+    // At 1x a second is a real second: 12 unpaced calls go out in far less than that.
+    let lab = start("example.toml", options(1.0, &[])).await;
+    let r53 = route53_unpaced(&lab);
+    let mut outcomes = Vec::new();
+    for _ in 0..12 {
+        match r53.list_hosted_zones().send().await {
+            Ok(_) => outcomes.push("ok"),
+            Err(e) => {
+                assert_eq!(e.code(), Some("Throttling"), "{e:?}");
+                assert_eq!(e.message(), Some("Rate exceeded"));
+                assert_eq!(e.raw_response().unwrap().status().as_u16(), 400);
+                outcomes.push("throttled");
+            }
+        }
+    }
+    assert_eq!(outcomes[..5], ["ok"; 5], "{outcomes:?}");
+    assert_eq!(outcomes[5..], ["throttled"; 7], "{outcomes:?}");
+    let logged = route53_calls(&lab)
+        .into_iter()
+        .filter(|(_, code)| code.as_deref() == Some("Throttling"))
+        .count();
+    assert_eq!(logged, 7, "every throttled call is in the ground truth");
+    // A second later the account has its budget back.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    r53.list_hosted_zones().send().await.expect("a new second");
+
+    // RDS has no such limit in the lab.
+    let rds = rds(&lab, "us-east-1");
+    for _ in 0..12 {
+        rds.describe_global_clusters().send().await.expect("rds");
+    }
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn lab_never_throttles_route53_clients_paced_on_its_clock() {
+    // At 30x a paced client may send 150 requests per real second; from concurrent tasks.
+    let lab = start("example.toml", options(30.0, &[])).await;
+    let r53 = route53_without_retries(&lab);
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let r53 = r53.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    r53.list_hosted_zones()
+                        .send()
+                        .await
+                        .expect("never throttled");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let calls = route53_calls(&lab);
+    assert_eq!(calls.len(), 40);
+    // 40 requests at 5 per modelled second: about 8 modelled seconds, not 40 x 6 (real pacing).
+    let span = calls.last().unwrap().0 - calls[0].0;
+    assert!(span < 12.0, "40 calls took {span} modelled seconds");
+    lab.shutdown().await;
+}
+
 #[tokio::test]
 async fn lab_fault_throttle_fails_calls_at_the_given_rate() {
     let lab = start("example.toml", options(100.0, &["throttle=0.5"])).await;
@@ -1721,6 +1825,7 @@ async fn lab_cloudwatch_answers_describe_alarms_over_cbor() {
             LAB_SECRET_ACCESS_KEY.to_string(),
         )),
         regions: vec!["us-east-1".to_string(), "us-west-2".to_string()],
+        clock: lab.clock().clone(),
         ..Default::default()
     })
     .await
@@ -2187,6 +2292,7 @@ async fn lab_serves_the_drills_aws_implementation() {
             LAB_SECRET_ACCESS_KEY.to_string(),
         )),
         regions: vec!["eu-west-1".into(), "eu-central-1".into()],
+        clock: lab.clock().clone(),
     })
     .await
     .expect("connect");

@@ -825,6 +825,7 @@ async fn lab_cloud(drill: &spec::Drill) -> (lab::Lab, Cloud) {
         endpoint_url: Some(world.aws_endpoint()),
         static_credentials: Some((LAB_ACCESS_KEY_ID.into(), LAB_SECRET_ACCESS_KEY.into())),
         regions: vec!["us-east-1".into(), "us-west-2".into()],
+        clock: world.clock().clone(),
     })
     .await
     .expect("connect");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::cloud::aws::{AwsOptions, connect};
 use crate::engine::journal::Connection;
@@ -70,6 +71,7 @@ pub async fn aws(cli: &Cli, regions: Vec<String>) -> Result<Cloud, CliError> {
         endpoint_url: None,
         static_credentials: None,
         regions,
+        clock: Clock::real(),
     })
     .await
     .map_err(|e| CliError::Refused(format!("cannot reach AWS: {e}")))
@@ -82,6 +84,7 @@ pub async fn aws_for(cli: &Cli, connection: &Connection) -> Result<Cloud, CliErr
         endpoint_url: connection.endpoint_url.clone(),
         static_credentials: None,
         regions: connection.regions.clone(),
+        clock: Clock::real(),
     })
     .await
     .map_err(|e| CliError::Refused(format!("cannot reach AWS: {e}")))

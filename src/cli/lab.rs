@@ -96,8 +96,9 @@ impl Served {
         Clock::following(self.now, self.time_scale)
     }
 
-    /// The AWS clients, on the lab's endpoint with its static credentials.
-    pub async fn cloud(&self, regions: Vec<String>) -> Result<Cloud, CliError> {
+    /// The AWS clients, on the lab's endpoint with its static credentials, paced on `clock` (the
+    /// run's, one made by [`Served::clock`]).
+    pub async fn cloud(&self, regions: Vec<String>, clock: &Clock) -> Result<Cloud, CliError> {
         connect(AwsOptions {
             profile: None,
             endpoint_url: Some(self.aws_endpoint.clone()),
@@ -106,6 +107,7 @@ impl Served {
                 lab::LAB_SECRET_ACCESS_KEY.to_string(),
             )),
             regions,
+            clock: clock.clone(),
         })
         .await
         .map_err(|e| CliError::Refused(format!("cannot reach the lab: {e}")))
@@ -129,8 +131,9 @@ pub async fn reconnect(
     match &connection.lab_endpoint {
         Some(url) => {
             let served = Served::ask(url).await?;
-            let cloud = served.cloud(connection.regions.clone()).await?;
-            Ok((cloud, served.clock(), served.app_port()))
+            let clock = served.clock();
+            let cloud = served.cloud(connection.regions.clone(), &clock).await?;
+            Ok((cloud, clock, served.app_port()))
         }
         None => Ok((common::aws_for(cli, connection).await?, Clock::real(), None)),
     }
@@ -204,7 +207,8 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
     ];
     if let Some(url) = &args.lab_endpoint {
         let served = Served::ask(url).await?;
-        let cloud = served.cloud(regions.clone()).await?;
+        let clock = served.clock();
+        let cloud = served.cloud(regions.clone(), &clock).await?;
         tracing::info!(
             "lab: served at {}, AWS endpoint {}, DNS {}, time scale {}x",
             served.control,
@@ -214,7 +218,7 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
         );
         return Ok(Target {
             cloud,
-            clock: served.clock(),
+            clock,
             connection: Connection {
                 profile: None,
                 endpoint_url: Some(served.aws_endpoint.clone()),
@@ -260,6 +264,7 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
             lab::LAB_SECRET_ACCESS_KEY.to_string(),
         )),
         regions: regions.clone(),
+        clock: clock.clone(),
     })
     .await
     .map_err(|e| CliError::Usage(format!("cannot reach the lab: {e}")))?;

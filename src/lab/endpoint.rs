@@ -9,6 +9,10 @@
 //! </ErrorResponse>`) or, for CloudWatch, a CBOR `{__type, message}` — with the status AWS uses
 //! for that code and an `x-amzn-RequestId` header. Every call, answered or refused, is logged in
 //! the ground truth.
+//!
+//! Route 53 keeps its account limit on the lab's clock: a request that would be the sixth served
+//! within one modelled second is answered `Throttling` ("Rate exceeded", HTTP 400), as AWS does.
+//! A client paced on the same clock never sees it; one paced on real time, or not at all, does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -110,6 +114,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Read before waiting for the world's lock, which the DNS server and the apps also take.
+    let arrived = shared.now();
     let path = uri.path().to_string();
     let query = decode_form(uri.query().unwrap_or(""));
     let target = headers
@@ -165,6 +171,9 @@ async fn handle(
             "InvalidClientTokenId",
             "The security token included in the request is invalid.",
         )),
+        Some(Ok(_)) if service == Service::Route53 && world.route53_rate_exceeded(arrived) => {
+            Err(AwsError::new("Throttling", "Rate exceeded"))
+        }
         Some(Ok(_)) if world.throttled() => Err(AwsError::new("Throttling", "Rate exceeded")),
         Some(Ok(_)) => match service {
             Service::Route53 => {

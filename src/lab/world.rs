@@ -3,7 +3,7 @@
 //! whoever looks at the world first advances it to the current modelled time, applying every due
 //! step in order at the time it was due, so the ground truth is exact whatever the time scale.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -132,7 +132,13 @@ pub struct World {
     queued: u64,
     dns_view: BTreeMap<String, Vec<String>>,
     last_insync: BTreeMap<String, Duration>,
+    /// When the last (up to) [`ROUTE53_RATE`] Route 53 requests the lab served arrived.
+    route53_arrivals: VecDeque<Duration>,
 }
+
+/// Route 53's control-plane limit: this many requests per modelled second, per account (the lab
+/// has one).
+pub const ROUTE53_RATE: usize = 5;
 
 impl World {
     pub fn new(
@@ -193,6 +199,7 @@ impl World {
             queued: 0,
             dns_view: BTreeMap::new(),
             last_insync: BTreeMap::new(),
+            route53_arrivals: VecDeque::new(),
         };
         for (offset, fault) in timed {
             world.start_fault(offset, &fault);
@@ -429,6 +436,25 @@ impl World {
         }
         self.observe();
         out
+    }
+
+    /// Whether a Route 53 request arriving at `at` (modelled time since the lab started) exceeds
+    /// the account's rate: it would be the sixth within one modelled second. A refused request
+    /// does not count against the next ones; a served one does.
+    pub fn route53_rate_exceeded(&mut self, at: Duration) -> bool {
+        if self.route53_arrivals.len() == ROUTE53_RATE
+            && self
+                .route53_arrivals
+                .front()
+                .is_some_and(|first| at.saturating_sub(*first) < Duration::from_secs(1))
+        {
+            return true;
+        }
+        if self.route53_arrivals.len() == ROUTE53_RATE {
+            self.route53_arrivals.pop_front();
+        }
+        self.route53_arrivals.push_back(at);
+        false
     }
 
     /// Whether this control-plane call is throttled (the `throttle` fault).

@@ -3,7 +3,8 @@
 //!
 //! Route 53 is global: one client, signed for the partition's home region (us-east-1 in the `aws`
 //! partition). RDS gets one client per drill region, CloudWatch one per region an alarm lives in.
-//! Every Route 53 request of the process is paced to stay under the 5 requests/s account limit.
+//! Every Route 53 request to one account is paced, on the run's clock, to stay under the 5
+//! requests/s account limit (see `pacing`).
 //! Every call of every service is retried by the SDK's standard retry strategy with
 //! [`MAX_ATTEMPTS`] attempts (its classifier lists `Throttling` and `PriorRequestNotComplete` as
 //! throttling errors).
@@ -29,6 +30,7 @@ use aws_smithy_http_client::{ConnectorBuilder, tls};
 
 pub use pacing::{ROUTE53_INTERVAL, RateLimiter};
 
+use crate::clock::Clock;
 use crate::cloud::{Cloud, CloudError};
 use pacing::PacedHttpClient;
 
@@ -46,7 +48,7 @@ fn retry_policy() -> RetryConfig {
 }
 
 /// How to reach AWS.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AwsOptions {
     /// A named profile (`--profile`); otherwise the default chain picks one.
     pub profile: Option<String>,
@@ -58,6 +60,22 @@ pub struct AwsOptions {
     pub static_credentials: Option<(String, String)>,
     /// One RDS client per region.
     pub regions: Vec<String>,
+    /// The clock the run uses: Route 53 requests are paced in its time (real for AWS, the lab's
+    /// for a lab, so a lab's figures do not depend on its speed).
+    pub clock: Clock,
+}
+
+impl Default for AwsOptions {
+    /// AWS on the real clock.
+    fn default() -> Self {
+        AwsOptions {
+            profile: None,
+            endpoint_url: None,
+            static_credentials: None,
+            regions: Vec::new(),
+            clock: Clock::real(),
+        }
+    }
 }
 
 impl fmt::Debug for AwsOptions {
@@ -71,11 +89,16 @@ impl fmt::Debug for AwsOptions {
                 &self.static_credentials.as_ref().map(|_| "** redacted **"),
             )
             .field("regions", &self.regions)
+            .field("time_scale", &self.clock.scale())
             .finish()
     }
 }
 
 /// Builds the clients. Nothing is sent yet: credentials are resolved on the first call.
+///
+/// The Route 53 client is paced by the limiter of `opts.clock`'s scale and the account the options
+/// name (endpoint, profile, static key): every `Cloud` of the process for that account shares it,
+/// as long as one is alive.
 pub async fn connect(opts: AwsOptions) -> Result<Cloud, CloudError> {
     for region in &opts.regions {
         check_region(region)?;
@@ -119,7 +142,14 @@ pub async fn connect(opts: AwsOptions) -> Result<Cloud, CloudError> {
             (region.clone(), aws_sdk_rds::Client::from_conf(conf))
         })
         .collect();
-    let mut cloud = from_clients(route53, rds);
+    let account = format!(
+        "endpoint={:?} profile={:?} key={:?}",
+        opts.endpoint_url,
+        opts.profile,
+        opts.static_credentials.as_ref().map(|(key, _)| key)
+    );
+    let limiter = RateLimiter::shared(&opts.clock, &account);
+    let mut cloud = from_clients_with_limiter(route53, rds, limiter);
     cloud.alarms = Arc::new(alarms::AwsAlarms::new(Some(sdk_config), HashMap::new()));
     Ok(cloud)
 }
@@ -133,18 +163,24 @@ pub fn alarms_from_clients(
 
 /// The cloud over already-built SDK clients (tests build them against mocks; CloudWatch has no
 /// clients here, see [`alarms_from_clients`]). The Route 53 client
-/// gets this module's policy on top of its own configuration: the process-wide pacing and
+/// gets this module's policy on top of its own configuration: pacing on `clock` and
 /// [`MAX_ATTEMPTS`] standard retries; the RDS clients get the same retries.
+///
+/// The limiter is this cloud's own: a process that talks to one account must share one `Cloud`
+/// (or use [`connect`], whose clouds share a limiter per account).
 pub fn from_clients(
     route53: aws_sdk_route53::Client,
     rds: HashMap<String, aws_sdk_rds::Client>,
+    clock: &Clock,
 ) -> Cloud {
-    from_clients_with_limiter(route53, rds, RateLimiter::route53())
+    from_clients_with_limiter(
+        route53,
+        rds,
+        Arc::new(RateLimiter::new(clock.clone(), ROUTE53_INTERVAL)),
+    )
 }
 
-/// [`from_clients`] with a private limiter instead of the process-wide one. For tests: one on paused
-/// time that backs off for minutes of virtual time would otherwise push the shared limiter's next
-/// slot minutes ahead for every other test in the process.
+/// [`from_clients`] with a given limiter (tests give a private one with their own interval).
 pub fn from_clients_with_limiter(
     route53: aws_sdk_route53::Client,
     rds: HashMap<String, aws_sdk_rds::Client>,
@@ -175,6 +211,12 @@ pub fn from_clients_with_limiter(
         rds: Arc::new(rds::AwsGlobalDatabase::new(rds)),
         alarms: alarms_from_clients(HashMap::new()),
     }
+}
+
+/// The SDK's default HTTP client behind `limiter`: for a Route 53 client built by hand (a test's)
+/// that must keep the pace a lab enforces.
+pub fn paced_http_client(limiter: Arc<RateLimiter>) -> SharedHttpClient {
+    SharedHttpClient::new(PacedHttpClient::new(default_https_client(), limiter))
 }
 
 /// The region Route 53 requests are signed for: the home region of the drill regions' partition.
