@@ -119,12 +119,17 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
         }
         None => None,
     };
+    let drill = drill_of(&header);
     let opts = RecoverOptions {
         clock: clock.clone(),
         poll: common::POLL,
-        insync_timeout: std::time::Duration::from_secs(300),
-        promotion_timeout: std::time::Duration::from_secs(1800),
-        app: app_check(&header, port),
+        insync_timeout: drill
+            .as_ref()
+            .map_or(crate::spec::DEFAULT_INSYNC, |d| d.timeouts.insync),
+        promotion_timeout: drill
+            .as_ref()
+            .map_or(JOURNAL_ALONE_PROMOTION, |d| d.timeouts.promotion),
+        app: app_check(drill.as_ref(), port),
     };
     let recovered = {
         let recovering = engine::recover(&state_dir, replay, &cloud, &opts);
@@ -186,9 +191,15 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
     }
 }
 
-/// The drill's HTTP probe, when its file is still where the run read it and unchanged: undo asks
-/// the application before it sends traffic back. Without it, the database and health checks decide.
-fn app_check(header: &Header, port: Option<u16>) -> Option<engine::undo::AppCheck> {
+/// How long a recovery without its drill file waits for one promotion: longer than the drill
+/// default, because nothing says what this global cluster usually takes.
+const JOURNAL_ALONE_PROMOTION: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// The drill file the run read, when it is still there and unchanged: its timeouts bound the
+/// recovery's waits, and its HTTP probe lets undo ask the application before it sends traffic
+/// back. Without it, recovery works from the journal alone, with the default timeouts, and the
+/// database and health checks decide.
+fn drill_of(header: &Header) -> Option<crate::spec::Drill> {
     let drill = crate::spec::load(&header.drill_file).ok()?;
     if drill.sha256 != header.drill_sha256 {
         tracing::warn!(
@@ -198,9 +209,16 @@ fn app_check(header: &Header, port: Option<u16>) -> Option<engine::undo::AppChec
         );
         return None;
     }
-    let http = drill.probes?.http?;
+    Some(drill)
+}
+
+fn app_check(
+    drill: Option<&crate::spec::Drill>,
+    port: Option<u16>,
+) -> Option<engine::undo::AppCheck> {
+    let http = drill?.probes.as_ref()?.http.as_ref()?;
     Some(engine::undo::AppCheck {
-        url: http.url,
+        url: http.url.clone(),
         port,
     })
 }
