@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloud::{HealthCheckSettings, RecordKey, RecordSet};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added the `held` line (a mutation kept where it serves, still outstanding): a reader of
+/// version 1 would not know it, so it must refuse the journal as too new rather than misread it.
+/// Version 1 journals read as before.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One mutation of one cloud resource, with the value it replaces.
 // Journal lines are built a few at a time and written at once; their size does not matter.
