@@ -31,17 +31,7 @@ impl Clock {
     /// Modelled time runs `scale` times faster than real time. Panics on a scale that is not a
     /// positive finite number; callers validate user input first.
     pub fn scaled(scale: f64) -> Self {
-        assert!(
-            scale.is_finite() && scale > 0.0,
-            "time scale must be positive"
-        );
-        Clock {
-            inner: Arc::new(Inner {
-                origin: Instant::now(),
-                origin_utc: Utc::now(),
-                scale,
-            }),
-        }
+        Self::following(Utc::now(), scale)
     }
 
     /// Follows another process's clock (a served lab's): modelled time runs `scale` times faster

@@ -88,6 +88,13 @@ impl Undone {
     }
 }
 
+/// A writer held where it is, and why.
+fn stays(why: String, after: &str) -> NotBack {
+    NotBack::Held(format!(
+        "{why}; the writer stays on {after}, where it serves"
+    ))
+}
+
 /// Why a writer was not moved back.
 enum NotBack {
     Held(String),
@@ -537,20 +544,12 @@ impl Undoer<'_> {
                 .await
                 .map_err(|e| e.to_string()),
             };
-            if let Err(why) = waited {
-                return Err(NotBack::Held(format!(
-                    "{why}; the writer stays on {after}, where it serves"
-                )));
-            }
+            waited.map_err(|why| stays(why, after))?;
         }
-        if let Err(why) = self
-            .ask(|| gate::cluster_serves(self.cloud, &original))
+        // Asked again after any wait: the cluster must serve when the writer moves to it.
+        self.ask(|| gate::cluster_serves(self.cloud, &original))
             .await
-        {
-            return Err(NotBack::Held(format!(
-                "{why}; the writer stays on {after}, where it serves"
-            )));
-        }
+            .map_err(|why| stays(why, after))?;
         self.cloud
             .rds
             .switchover(&back_region, global_cluster, before)

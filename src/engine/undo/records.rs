@@ -111,9 +111,14 @@ pub fn plan(
         .collect();
     keys.sort();
     keys.dedup();
-    let foreign: Vec<String> = keys
+    // Fields at a value this run never found nor set: someone else's.
+    let foreign_keys: Vec<&str> = keys
         .iter()
         .filter(|k| !ours(k).contains(&get(&now, k)))
+        .map(String::as_str)
+        .collect();
+    let foreign: Vec<String> = foreign_keys
+        .iter()
         .map(|k| {
             format!(
                 "{k} was changed by someone else during the drill (now {}, the drill found {})",
@@ -121,11 +126,6 @@ pub fn plan(
                 get(original, k)
             )
         })
-        .collect();
-    let foreign_keys: Vec<&str> = keys
-        .iter()
-        .filter(|k| !ours(k).contains(&get(&now, k)))
-        .map(String::as_str)
         .collect();
 
     let mut target = now.clone();
