@@ -6,6 +6,7 @@ mod aws_moto;
 mod cli_lab;
 mod cli_moto;
 mod crash;
+mod drift;
 mod drill_files;
 mod engine;
 mod lab;

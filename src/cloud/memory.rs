@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use super::{
     AlarmState, Alarms, ChangeAction, ChangeInfo, ChangeStatus, Cloud, CloudError, DbCluster,
     DnsAnswer, FailoverState, GlobalCluster, GlobalDatabase, GlobalMember, HealthCheck,
-    HealthCheckSettings, HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet,
-    Route53, ZoneRef,
+    HealthCheckSettings, HealthCheckStatus, HostedZone, NameSpan, RecordChange, RecordKey,
+    RecordSet, Route53, ZoneRef,
 };
 
 /// What a test can make a call do.
@@ -353,6 +353,55 @@ impl Route53 for MemoryCloud {
             return Err(not_found(&key.zone_id, "NoSuchHostedZone"));
         }
         Ok(state.records.get(key).cloned())
+    }
+
+    async fn list_records(
+        &self,
+        zone_id: &str,
+        span: &NameSpan,
+    ) -> Result<Vec<RecordSet>, CloudError> {
+        let mut listing: Vec<RecordSet> = {
+            let state = self.lock();
+            if !state.zones.iter().any(|z| z.id == zone_id) {
+                return Err(not_found(zone_id, "NoSuchHostedZone"));
+            }
+            let from = span.from.as_deref().map(super::listing_order);
+            state
+                .records
+                .iter()
+                .filter(|(k, _)| k.zone_id == zone_id)
+                .map(|(_, r)| r.clone())
+                .filter(|r| {
+                    from.as_ref()
+                        .is_none_or(|f| super::listing_order(&r.name) >= *f)
+                })
+                .collect()
+        };
+        listing.sort_by_key(|r| {
+            (
+                super::listing_order(&r.name),
+                r.rtype.clone(),
+                r.set_identifier.clone(),
+            )
+        });
+        // One call per page of 300, as Route 53 pages; a page past the span's end is the last.
+        let mut out = Vec::new();
+        let mut pages = listing.chunks(300).peekable();
+        loop {
+            self.enter("ListResourceRecordSets", zone_id).await?;
+            let Some(page) = pages.next() else {
+                return Ok(out);
+            };
+            for r in page {
+                if span.is_past(&r.name) {
+                    return Ok(out);
+                }
+                out.push(r.clone());
+            }
+            if pages.peek().is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     async fn change_records(

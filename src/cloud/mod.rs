@@ -263,6 +263,15 @@ pub trait Route53: Send + Sync {
     /// The record set with this name, type and set identifier, or None if it does not exist.
     async fn get_record(&self, key: &RecordKey) -> Result<Option<RecordSet>, CloudError>;
 
+    /// ListResourceRecordSets over a span of the zone, every page, in Route 53's order (see
+    /// `listing_order`): from `span.from` (StartRecordName; the zone's start if None) until the
+    /// zone ends or a page ends past `span.through` and every name under it.
+    async fn list_records(
+        &self,
+        zone_id: &str,
+        span: &NameSpan,
+    ) -> Result<Vec<RecordSet>, CloudError>;
+
     /// Submits the changes for one zone. Changes are sent in one ChangeResourceRecordSets call, split
     /// into batches past 1,000 changes; one ChangeInfo per call, in order.
     async fn change_records(
@@ -296,6 +305,83 @@ pub trait Route53: Send + Sync {
         rtype: &str,
         client_ip: Option<&str>,
     ) -> Result<DnsAnswer, CloudError>;
+}
+
+/// A stretch of a zone's listing: the names from `from` through `through` and every name under
+/// `through`, in Route 53's order. Both None: the whole zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameSpan {
+    pub from: Option<String>,
+    pub through: Option<String>,
+}
+
+impl NameSpan {
+    /// The whole zone.
+    pub fn all() -> Self {
+        NameSpan::default()
+    }
+
+    /// The narrowest span holding every one of these names (and the names under the last).
+    pub fn covering<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut orders: Vec<(Vec<String>, &str)> =
+            names.into_iter().map(|n| (listing_order(n), n)).collect();
+        orders.sort();
+        NameSpan {
+            from: orders.first().map(|(_, n)| fqdn(n)),
+            through: orders.last().map(|(_, n)| fqdn(n)),
+        }
+    }
+
+    /// The smallest span holding both.
+    pub fn union(&self, other: &NameSpan) -> NameSpan {
+        let lower = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(
+                if listing_order(a) <= listing_order(b) {
+                    a
+                } else {
+                    b
+                }
+                .clone(),
+            ),
+            _ => None,
+        };
+        let upper = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(
+                if listing_order(a) >= listing_order(b) {
+                    a
+                } else {
+                    b
+                }
+                .clone(),
+            ),
+            _ => None,
+        };
+        NameSpan {
+            from: lower(&self.from, &other.from),
+            through: upper(&self.through, &other.through),
+        }
+    }
+
+    /// Whether a listing that reached `name` has gone past the span's end.
+    pub fn is_past(&self, name: &str) -> bool {
+        let Some(through) = &self.through else {
+            return false;
+        };
+        let (name, through) = (listing_order(name), listing_order(through));
+        name > through && !name.starts_with(&through)
+    }
+}
+
+/// Route 53's listing order for a name: its labels reversed (`www.example.com.` sorts as
+/// `com example www`), compared label by label, lower case.
+pub fn listing_order(name: &str) -> Vec<String> {
+    fqdn(name)
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect()
 }
 
 /// A TestDNSAnswer result.
@@ -491,6 +577,23 @@ mod tests {
     fn fqdn_normalises_case_and_dot() {
         assert_eq!(fqdn("API.Example.com"), "api.example.com.");
         assert_eq!(fqdn("api.example.com."), "api.example.com.");
+    }
+
+    #[test]
+    fn a_span_covers_its_names_and_everything_under_the_last() {
+        let span = NameSpan::covering(["b.example.com", "a.example.com", "x.a.example.com"]);
+        assert_eq!(span.from.as_deref(), Some("a.example.com."));
+        assert_eq!(span.through.as_deref(), Some("b.example.com."));
+        assert!(!span.is_past("a.b.example.com."));
+        assert!(!span.is_past("b.example.com."));
+        assert!(span.is_past("c.example.com."));
+        assert!(span.is_past("example.net."));
+        let whole = span.union(&NameSpan::all());
+        assert_eq!(whole, NameSpan::all());
+        assert!(!whole.is_past("zzz.example.org."));
+        let wider = span.union(&NameSpan::covering(["0.example.com", "d.example.com"]));
+        assert_eq!(wider.from.as_deref(), Some("0.example.com."));
+        assert_eq!(wider.through.as_deref(), Some("d.example.com."));
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct Ctx<'a> {
     /// Journal entries whose undo already used up its time in this run: the rollback does not
     /// wait for them again (`drill recover` retries them).
     pub spent: Mutex<std::collections::BTreeSet<u64>>,
+    /// The routing change, read and checked before the promotion (`steps::ready_to_shift`).
+    pub shift: Mutex<Option<super::steps::ShiftPlan>>,
 }
 
 impl Ctx<'_> {

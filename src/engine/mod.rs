@@ -12,6 +12,7 @@ pub mod plan;
 pub mod preflight;
 pub mod probing;
 pub mod progress;
+pub mod reading;
 pub mod recover;
 mod run;
 mod steps;

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cloud::{
-    Cloud, GlobalCluster, HealthCheck, HostedZone, RecordKey, RecordSet, ZoneRef, region_of_arn,
+    Cloud, CloudError, GlobalCluster, HealthCheck, HostedZone, NameSpan, RecordKey, RecordSet,
+    ZoneRef, region_of_arn,
 };
 use crate::spec::{Drill, RecordSpec, Traffic};
 
@@ -76,6 +77,38 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
         }
     }
 
+    // Each zone is listed once, over the span of every name its groups need, all zones at once.
+    let mut spans: BTreeMap<String, NameSpan> = BTreeMap::new();
+    for group in &drill.groups {
+        let Some(zone) = zones.get(&zone_label(&group.zone)) else {
+            continue;
+        };
+        let names = group.records.iter().map(|r| r.name.as_str());
+        let names = names.filter(|n| within(n, &zone.name));
+        let span = NameSpan::covering(names);
+        if span.from.is_none() {
+            continue;
+        }
+        spans
+            .entry(zone.id.clone())
+            .and_modify(|s| *s = s.union(&span))
+            .or_insert(span);
+    }
+    let listings: BTreeMap<String, Result<Vec<RecordSet>, CloudError>> =
+        futures::future::join_all(spans.iter().map(|(zone, span)| async move {
+            (zone.clone(), cloud.route53.list_records(zone, span).await)
+        }))
+        .await
+        .into_iter()
+        .collect();
+    let mut listed: BTreeMap<RecordKey, RecordSet> = BTreeMap::new();
+    for (zone, listing) in &listings {
+        match listing {
+            Ok(listing) => listed.extend(listing.iter().map(|r| (r.key(zone), r.clone()))),
+            Err(e) => reasons.push(e.to_string()),
+        }
+    }
+
     let mut records = Vec::new();
     let mut health_checks = Vec::new();
     for group in &drill.groups {
@@ -97,9 +130,12 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
                 rtype: spec.rtype.clone(),
                 set_identifier: spec.set_identifier.clone(),
             };
-            match cloud.route53.get_record(&key).await {
-                Ok(None) => reasons.push(format!("group {}: {key} does not exist", group.name)),
-                Ok(Some(current)) => {
+            if matches!(listings.get(&zone.id), Some(Err(_))) {
+                continue;
+            }
+            match listed.get(&key).cloned() {
+                None => reasons.push(format!("group {}: {key} does not exist", group.name)),
+                Some(current) => {
                     if let Err(why) = check_record(&group.traffic, spec, &current, drill) {
                         reasons.push(format!("group {}: {key}: {why}", group.name));
                     }
@@ -110,7 +146,6 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
                         current,
                     });
                 }
-                Err(e) => reasons.push(format!("group {}: {e}", group.name)),
             }
         }
         match &group.traffic {

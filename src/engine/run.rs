@@ -327,6 +327,7 @@ async fn run_guarded(
         progress: extras.progress.as_deref(),
         app: app_check(drill, &extras.network),
         spent: Mutex::new(Default::default()),
+        shift: Mutex::new(None),
     };
     let control_plane = ControlPlane;
     let probe_verifier = ProbeVerifier;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cloud::{
-    ChangeAction, ChangeStatus, HealthCheckSettings, RecordChange, RecordKey, RecordSet,
+    ChangeAction, ChangeStatus, CloudError, HealthCheck, HealthCheckSettings, RecordChange,
+    RecordKey, RecordSet,
 };
 use crate::spec::Mode;
 
@@ -20,9 +21,12 @@ pub const LOWER_TTLS: &str = "lower_ttls";
 pub const PROMOTE: &str = "promote";
 pub const SHIFT_TRAFFIC: &str = "shift_traffic";
 
-/// Upserts record sets zone by zone (one batch per zone, zones in parallel), journaling each
-/// record first. Returns the change ids still PENDING.
-async fn upsert(
+/// Changes record sets zone by zone (one batch per zone, zones in parallel), journaling each
+/// record first. Each change is a DELETE of the record set as the drill expects it and a CREATE of
+/// its new value in one atomic batch: if anyone changed the record since the drill read it, Route
+/// 53 refuses the whole batch instead of the drill overwriting their change. Returns the change
+/// ids still PENDING.
+async fn replace(
     ctx: &Ctx<'_>,
     step: &str,
     updates: Vec<(RecordKey, RecordSet, RecordSet)>,
@@ -36,7 +40,11 @@ async fn upsert(
         let mut changes = Vec::new();
         for (key, before, after) in updates {
             changes.push(RecordChange {
-                action: ChangeAction::Upsert,
+                action: ChangeAction::Delete,
+                record: before.clone(),
+            });
+            changes.push(RecordChange {
+                action: ChangeAction::Create,
                 record: after.clone(),
             });
             seqs.push(ctx.intent(step, Mutation::RecordSet { key, before, after })?);
@@ -61,7 +69,7 @@ async fn upsert(
                 for seq in &seqs {
                     ctx.failed(*seq, &e.to_string());
                 }
-                Err(StepError::from(e))
+                Err(drifted(&zone, e))
             }
         }
     });
@@ -90,7 +98,7 @@ pub async fn lower_ttls(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     }
     let lowered = updates.len();
     let submitted = ctx.clock.elapsed();
-    let pending = upsert(ctx, LOWER_TTLS, updates).await?;
+    let pending = replace(ctx, LOWER_TTLS, updates).await?;
     wait::insync(
         ctx.cloud,
         ctx.clock,
@@ -148,6 +156,10 @@ pub async fn promote(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
             detail: format!("secondary {to} is {status} now, not connected"),
         });
     }
+    // Everything the routing change needs is read and checked now, before the writer moves.
+    let ready = ready_to_shift(ctx).await?;
+    let shifting = ready.updates.len() + ready.invert.len();
+    *ctx.shift.lock().unwrap_or_else(|p| p.into_inner()) = Some(ready);
     let seq = ctx.intent(
         PROMOTE,
         Mutation::Writer {
@@ -191,7 +203,9 @@ pub async fn promote(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     }
     let took = ms(ctx.clock.elapsed() - started);
     ctx.measure("promotion_ms", took);
-    Ok(json!({ "operation": operation(db.mode), "from": from, "to": to, "promotion_ms": took }))
+    Ok(
+        json!({ "operation": operation(db.mode), "from": from, "to": to, "promotion_ms": took, "routing_changes_checked": shifting }),
+    )
 }
 
 pub fn operation(mode: Mode) -> &'static str {
@@ -201,11 +215,32 @@ pub fn operation(mode: Mode) -> &'static str {
     }
 }
 
-/// Moves traffic: drill weights on weighted records, inverted health checks on failover records.
-pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
+/// What the routing change will do, read and checked before the writer moves, so that nothing but
+/// the change itself stands between the promotion and traffic following it.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftPlan {
+    /// (record, as the drill left it, with the drill weight).
+    updates: Vec<(RecordKey, RecordSet, RecordSet)>,
+    /// Health checks to invert, as read (their version guards the update).
+    invert: Vec<HealthCheck>,
+    /// Health checks whose endpoint already fails: Route 53 already answers with SECONDARY, and
+    /// inverting them would send traffic back to the failing primary.
+    already_failing: Vec<String>,
+}
+
+/// Reads every record and health check the shift changes (one listing per zone, zones at once)
+/// and checks each is what the drill left it as.
+pub async fn ready_to_shift(ctx: &Ctx<'_>) -> Result<ShiftPlan, StepError> {
     let ttl = ctx.drill.drill_ttl;
-    let mut updates = Vec::new();
-    for r in &ctx.plan.records {
+    let shifting: Vec<_> = ctx
+        .plan
+        .records
+        .iter()
+        .filter(|r| r.spec.drill_weight.is_some())
+        .collect();
+    let now = super::reading::all(ctx.cloud, shifting.iter().map(|r| &r.key)).await?;
+    let mut plan = ShiftPlan::default();
+    for r in shifting {
         let Some(weight) = r.spec.drill_weight else {
             continue;
         };
@@ -214,8 +249,7 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
         if expected.ttl.is_some_and(|t| t > ttl) {
             expected.ttl = Some(ttl);
         }
-        let now = ctx.cloud.route53.get_record(&r.key).await?;
-        if now.as_ref() != Some(&expected) {
+        if now.get(&r.key) != Some(&expected) {
             return Err(StepError::Drift {
                 resource: r.key.to_string(),
                 detail: "it is not what the drill left it as after lowering the TTL".to_string(),
@@ -224,14 +258,9 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
         if expected.weight != Some(weight) {
             let mut after = expected.clone();
             after.weight = Some(weight);
-            updates.push((r.key.clone(), expected, after));
+            plan.updates.push((r.key.clone(), expected, after));
         }
     }
-    let weights = updates.len();
-    let pending = upsert(ctx, SHIFT_TRAFFIC, updates).await?;
-
-    let mut inverted = Vec::new();
-    let mut already_failing = Vec::new();
     for planned in &ctx.plan.health_checks {
         let id = &planned.check.id;
         let now = ctx.cloud.route53.get_health_check(id).await?;
@@ -241,17 +270,31 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
                 detail: format!("now {:?}", now.settings()),
             });
         }
-        // Inverting a check whose endpoint is already failing would make it healthy again and send
-        // traffic back to the failing primary: Route 53 is already answering with SECONDARY.
         let status = ctx.cloud.route53.get_health_check_status(id).await?;
-        if !status.is_healthy() {
-            already_failing.push(id.clone());
-            continue;
+        if status.is_healthy() {
+            plan.invert.push(now);
+        } else {
+            plan.already_failing.push(id.clone());
         }
-        let after = HealthCheckSettings {
-            inverted: true,
-            disabled: false,
-        };
+    }
+    Ok(plan)
+}
+
+/// Moves traffic: drill weights on weighted records, inverted health checks on failover records,
+/// every zone and check at once, as `ready_to_shift` planned it before the promotion.
+pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
+    let ready = ctx.shift.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let plan = match ready {
+        Some(plan) => plan,
+        None => ready_to_shift(ctx).await?,
+    };
+    let weights = plan.updates.len();
+    let after = HealthCheckSettings {
+        inverted: true,
+        disabled: false,
+    };
+    let invert = plan.invert.iter().map(|now| async move {
+        let id = &now.id;
         let seq = ctx.intent(
             SHIFT_TRAFFIC,
             Mutation::HealthCheck {
@@ -260,6 +303,7 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
                 after,
             },
         )?;
+        // The version read before the promotion: an edit since then makes this fail, not vanish.
         match ctx
             .cloud
             .route53
@@ -269,11 +313,17 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
             Ok(_) => ctx.done(seq)?,
             Err(e) => {
                 ctx.failed(seq, &e.to_string());
-                return Err(e.into());
+                return Err(StepError::from(e));
             }
         }
-        inverted.push(id.clone());
-    }
+        Ok::<_, StepError>(id.clone())
+    });
+    let (pending, inverted) = futures::join!(
+        replace(ctx, SHIFT_TRAFFIC, plan.updates),
+        futures::future::join_all(invert)
+    );
+    let inverted = inverted.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let pending = pending?;
     wait::insync(
         ctx.cloud,
         ctx.clock,
@@ -285,7 +335,7 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
     Ok(json!({
         "weights_changed": weights,
         "health_checks_inverted": inverted,
-        "health_checks_already_failing": already_failing,
+        "health_checks_already_failing": plan.already_failing,
     }))
 }
 
@@ -310,6 +360,23 @@ pub async fn fail_back(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
 pub async fn restore_ttls(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     let restored = ctx.undo_step(LOWER_TTLS).await?;
     Ok(json!({ "restored": restored }))
+}
+
+/// A refused DELETE means a record set is not what the drill read: someone else changed it.
+fn drifted(zone: &str, e: CloudError) -> StepError {
+    match &e {
+        CloudError::Api { code, message, .. }
+            if code == "InvalidChangeBatch" && message.contains("do not match") =>
+        {
+            StepError::Drift {
+                resource: format!("a record set in zone {zone}"),
+                detail: format!(
+                    "it is not what the drill read, so nothing in the zone was changed ({message})"
+                ),
+            }
+        }
+        _ => StepError::from(e),
+    }
 }
 
 pub fn ms(d: Duration) -> u64 {

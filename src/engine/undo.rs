@@ -28,11 +28,11 @@ pub use gate::AppCheck;
 
 use crate::clock::Clock;
 use crate::cloud::{
-    ChangeAction, ChangeStatus, Cloud, CloudError, RecordChange, RecordKey, region_of_arn,
+    ChangeAction, ChangeStatus, Cloud, CloudError, NameSpan, RecordChange, RecordKey, region_of_arn,
 };
 
 use super::journal::{Entry, Journal, Line, Mutation};
-use super::wait;
+use super::{reading, wait};
 use records::Verdict;
 
 /// How many times a witness that cannot be read is asked before undo holds.
@@ -358,21 +358,25 @@ impl Undoer<'_> {
         let mut undone = Undone::default();
         let mut changes = Vec::new();
         let mut pending: Vec<&Entry> = Vec::new();
+        // The zone is listed once, over the span of the names being undone.
+        let span = NameSpan::covering(keys.keys().map(|k| k.name.as_str()));
+        let wanted = keys.keys().copied().collect();
+        let now = match self.cloud.route53.list_records(zone, &span).await {
+            Ok(listing) => reading::pick(zone, &wanted, listing),
+            Err(e) => {
+                for entry in keys.into_values().flatten() {
+                    undone.left.push(self.failed(entry, e.to_string()));
+                }
+                return undone;
+            }
+        };
         for (key, undoing) in keys {
             let history: Vec<&Entry> = journal
                 .iter()
                 .filter(|e| matches!(&e.mutation, Mutation::RecordSet { key: k, .. } if k == key))
                 .collect();
-            let current = match self.cloud.route53.get_record(key).await {
-                Ok(current) => current,
-                Err(e) => {
-                    for entry in undoing {
-                        undone.left.push(self.failed(entry, e.to_string()));
-                    }
-                    continue;
-                }
-            };
-            let plan = records::plan(&history, &undoing, current.as_ref(), hold.is_some());
+            let current = now.get(key);
+            let plan = records::plan(&history, &undoing, current, hold.is_some());
             if let Some(record) = plan.write {
                 changes.push(RecordChange {
                     action: ChangeAction::Upsert,

@@ -58,17 +58,29 @@ impl Verifier for ControlPlane {
             return Err(format!("the writer is in {writer}, not {region}"));
         }
         let mut shares = serde_json::Map::new();
+        // Every weighted record, one listing per zone, all zones at once.
+        let weighted: Vec<_> = ctx
+            .plan
+            .records
+            .iter()
+            .filter(|r| {
+                ctx.drill
+                    .groups
+                    .iter()
+                    .any(|g| g.name == r.group && g.traffic == Traffic::Weighted)
+            })
+            .map(|r| &r.key)
+            .collect();
+        let now = super::reading::all(ctx.cloud, weighted)
+            .await
+            .map_err(|e| e.to_string())?;
         for group in &ctx.drill.groups {
             match &group.traffic {
                 Traffic::Weighted => {
                     let (mut to_side, mut total) = (0i64, 0i64);
                     for planned in ctx.plan.records.iter().filter(|r| r.group == group.name) {
-                        let record = ctx
-                            .cloud
-                            .route53
-                            .get_record(&planned.key)
-                            .await
-                            .map_err(|e| e.to_string())?
+                        let record = now
+                            .get(&planned.key)
                             .ok_or_else(|| format!("{} disappeared", planned.key))?;
                         let weight = record.weight.unwrap_or(0);
                         total += weight;

@@ -60,6 +60,11 @@ pub enum Fault {
         lasts: Option<Duration>,
     },
     SecondaryPendingResync,
+    /// Someone else edits a record set the drill manages: the first weighted record set of the
+    /// lab's zones gets weight 7 (8 if it had 7), published at once.
+    RecordEdited {
+        at: Trigger,
+    },
     SlowInsync {
         delay: Duration,
     },
@@ -161,6 +166,15 @@ impl FromStr for Fault {
                 no_value(Fault::Alarm { at, lasts })
             }
             "secondary-pending-resync" => no_at(no_value(Fault::SecondaryPendingResync)?),
+            "record-edited" => {
+                let (at, lasts) = timed()?;
+                if lasts.is_some() {
+                    return Err(fail(
+                        "an edit does not end: `record-edited@WHEN` takes no /D",
+                    ));
+                }
+                no_value(Fault::RecordEdited { at })
+            }
             "slow-insync" => {
                 let raw = value.ok_or_else(|| fail("needs a delay, e.g. `slow-insync=300s`"))?;
                 no_at(Fault::SlowInsync {
@@ -170,7 +184,7 @@ impl FromStr for Fault {
             _ => Err(fail(
                 "unknown fault; known: throttle=R, switchover-fails, switchover-hangs[=D], \
                  primary-outage@promote|@D[/D], replication-lag=D, dns-silent[@WHEN[/D]], \
-                 dns-stale[@WHEN[/D]], \
+                 dns-stale[@WHEN[/D]], alarm[@WHEN[/D]], record-edited[@WHEN], \
                  secondary-pending-resync, slow-insync=D",
             )),
         }
@@ -202,6 +216,7 @@ impl fmt::Display for Fault {
             Fault::DnsSilent { at, lasts } => write!(f, "dns-silent@{at}{}", lasting(lasts)),
             Fault::DnsStale { at, lasts } => write!(f, "dns-stale@{at}{}", lasting(lasts)),
             Fault::Alarm { at, lasts } => write!(f, "alarm@{at}{}", lasting(lasts)),
+            Fault::RecordEdited { at } => write!(f, "record-edited@{at}"),
             Fault::SecondaryPendingResync => f.write_str("secondary-pending-resync"),
             Fault::SlowInsync { delay } => write!(f, "slow-insync={}", d(delay)),
         }

@@ -61,6 +61,9 @@ enum Event {
         on: bool,
         fault: String,
     },
+    Edit {
+        fault: String,
+    },
 }
 
 /// A CloudWatch metric alarm a drill's `[stop] alarms` names.
@@ -164,6 +167,7 @@ impl World {
                 Fault::PrimaryOutage { at, .. }
                 | Fault::DnsSilent { at, .. }
                 | Fault::DnsStale { at, .. }
+                | Fault::RecordEdited { at }
                 | Fault::Alarm { at, .. } => match at {
                     Trigger::Promote => on_promote.push(fault.clone()),
                     Trigger::After(offset) => timed.push((*offset, fault.clone())),
@@ -309,6 +313,24 @@ impl World {
                     },
                 );
             }
+            Event::Edit { fault } => {
+                let edited = self.zones.values_mut().find_map(|zone| {
+                    let (key, record) = zone.records.iter_mut().find(|(_, r)| r.weight.is_some())?;
+                    let weight = if record.weight == Some(7) { 8 } else { 7 };
+                    record.weight = Some(weight);
+                    let record = record.clone();
+                    zone.published.insert(key.clone(), record.clone());
+                    Some(format!(
+                        "record {} {} (set {}) in zone {} edited outside the drill: weight {weight}",
+                        record.name,
+                        record.rtype,
+                        record.set_identifier.as_deref().unwrap_or("-"),
+                        zone.id
+                    ))
+                });
+                let change = edited.unwrap_or_else(|| "no weighted record to edit".to_string());
+                self.truth.record(self.now, What::Fault { fault, change });
+            }
             Event::Stale { on, fault } => {
                 self.dns_frozen = on.then(|| Frozen {
                     zones: self.zones.clone(),
@@ -390,6 +412,7 @@ impl World {
                     );
                 }
             }
+            Fault::RecordEdited { .. } => self.schedule(at, Event::Edit { fault: name }),
             Fault::DnsSilent { lasts, .. } | Fault::DnsStale { lasts, .. } => {
                 let stale = matches!(fault, Fault::DnsStale { .. });
                 let event = |on: bool, fault: String| match stale {

@@ -8,17 +8,27 @@ pub(crate) const MAX_CHANGES: usize = 1_000;
 pub(crate) const MAX_RECORDS: usize = 1_000;
 pub(crate) const MAX_VALUE_CHARS: usize = 32_000;
 
-/// Consecutive, order-preserving slices of `changes`, each within the limits. A single change that
-/// exceeds a limit on its own goes alone, so that Route 53 reports the problem.
+/// Consecutive, order-preserving slices of `changes`, each within the limits. A DELETE followed by
+/// a CREATE of the same record set is a replacement and never split: apart, the DELETE would
+/// remove the record for as long as the next call takes, or for good if it failed. A single change
+/// (or replacement) that exceeds a limit on its own goes alone, so that Route 53 reports the
+/// problem.
 pub(crate) fn batches(changes: &[RecordChange]) -> Vec<&[RecordChange]> {
     let mut out = Vec::new();
     let mut start = 0;
     let (mut records, mut chars) = (0, 0);
-    for (i, change) in changes.iter().enumerate() {
-        let (r, c) = weight(change);
+    let mut i = 0;
+    while i < changes.len() {
+        let len = if replaces(changes, i) { 2 } else { 1 };
+        let (r, c) = changes[i..i + len]
+            .iter()
+            .map(weight)
+            .fold((0, 0), |(r, c), (r2, c2)| (r + r2, c + c2));
         let count = i - start;
         if count > 0
-            && (count == MAX_CHANGES || records + r > MAX_RECORDS || chars + c > MAX_VALUE_CHARS)
+            && (count + len > MAX_CHANGES
+                || records + r > MAX_RECORDS
+                || chars + c > MAX_VALUE_CHARS)
         {
             out.push(&changes[start..i]);
             start = i;
@@ -27,11 +37,25 @@ pub(crate) fn batches(changes: &[RecordChange]) -> Vec<&[RecordChange]> {
         }
         records += r;
         chars += c;
+        i += len;
     }
     if start < changes.len() {
         out.push(&changes[start..]);
     }
     out
+}
+
+/// Whether `changes[i]` is a DELETE that the next change re-CREATEs (the same name, type and set).
+fn replaces(changes: &[RecordChange], i: usize) -> bool {
+    let (Some(delete), Some(create)) = (changes.get(i), changes.get(i + 1)) else {
+        return false;
+    };
+    let (a, b) = (&delete.record, &create.record);
+    delete.action == ChangeAction::Delete
+        && create.action == ChangeAction::Create
+        && a.name == b.name
+        && a.rtype == b.rtype
+        && a.set_identifier == b.set_identifier
 }
 
 /// (ResourceRecord elements, value characters) as Route 53 counts them for this change.
@@ -87,6 +111,29 @@ mod tests {
             .collect();
         // 125 values of 255 characters fit in 32,000; the 126th does not.
         assert_eq!(sizes(&changes), vec![125, 75]);
+    }
+
+    #[test]
+    fn a_replacement_is_never_split_across_calls() {
+        let mut changes = Vec::new();
+        // 333 lone CREATEs, then replacements: the 334th change starts a DELETE + CREATE pair at
+        // change 999 of the first call, which would split it.
+        for i in 0..999 {
+            changes.push(change(ChangeAction::Create, i, &[]));
+        }
+        for i in 999..1_100 {
+            changes.push(change(ChangeAction::Delete, i, &["192.0.2.1"]));
+            changes.push(change(ChangeAction::Create, i, &["192.0.2.2"]));
+        }
+        let calls = batches(&changes);
+        assert_eq!(calls[0].len(), 999, "the pair goes to the next call whole");
+        for call in &calls {
+            assert_ne!(call.last().unwrap().action, ChangeAction::Delete);
+        }
+        for call in &calls[1..] {
+            assert_eq!(call.first().unwrap().action, ChangeAction::Delete);
+        }
+        assert_eq!(batches(&changes).concat(), changes);
     }
 
     #[test]

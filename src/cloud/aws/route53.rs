@@ -10,8 +10,8 @@ use super::errors::{from_sdk, invalid_input, malformed};
 use super::records;
 use crate::cloud::{
     ChangeAction, ChangeInfo, ChangeStatus, CloudError, DnsAnswer, HealthCheck,
-    HealthCheckSettings, HealthCheckStatus, HostedZone, RecordChange, RecordKey, RecordSet,
-    Route53, ZoneRef, fqdn,
+    HealthCheckSettings, HealthCheckStatus, HostedZone, NameSpan, RecordChange, RecordKey,
+    RecordSet, Route53, ZoneRef, fqdn,
 };
 
 /// More pages than any real zone needs for one name and type; a server that keeps answering
@@ -181,6 +181,72 @@ impl Route53 for AwsRoute53 {
                     (n, t.as_str().to_string(), out.next_record_identifier)
                 }
                 _ => return Ok(None),
+            };
+            if next == start {
+                return Err(malformed(
+                    "ListResourceRecordSets",
+                    resource,
+                    "the listing's next page starts where this one did",
+                ));
+            }
+            start = next;
+        }
+        Err(malformed(
+            "ListResourceRecordSets",
+            resource,
+            "the listing did not end after 1000 pages",
+        ))
+    }
+
+    async fn list_records(
+        &self,
+        zone_id: &str,
+        span: &NameSpan,
+    ) -> Result<Vec<RecordSet>, CloudError> {
+        let zone_id = bare_zone_id(zone_id);
+        let resource = format!("zone {zone_id}");
+        let mut out = Vec::new();
+        // (name, type, identifier) of the next page; the first page starts at the span's name.
+        let mut start: Option<(String, Option<sdk::RrType>, Option<String>)> = span
+            .from
+            .as_ref()
+            .map(|n| (records::normalise_name(n), None, None));
+        for _ in 0..MAX_PAGES {
+            let mut request = self
+                .client
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .max_items(300);
+            if let Some((name, rtype, identifier)) = &start {
+                request = request
+                    .start_record_name(name)
+                    .set_start_record_type(rtype.clone())
+                    .set_start_record_identifier(identifier.clone());
+            }
+            let page = request
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListResourceRecordSets", &resource, e))?;
+            let mut past = false;
+            for rrs in page.resource_record_sets() {
+                let record = records::from_sdk(rrs);
+                if span.is_past(&record.name) {
+                    past = true;
+                    break;
+                }
+                out.push(record);
+            }
+            let next = match (
+                page.is_truncated,
+                page.next_record_name,
+                page.next_record_type,
+            ) {
+                (true, Some(name), Some(rtype)) if !past => Some((
+                    records::normalise_name(&name),
+                    Some(rtype),
+                    page.next_record_identifier,
+                )),
+                _ => return Ok(out),
             };
             if next == start {
                 return Err(malformed(

@@ -72,8 +72,13 @@ pub fn plan(
     current: Option<&RecordSet>,
     hold_routing: bool,
 ) -> RecordUndo {
+    // A batch Route 53 refused changed nothing (it applies a batch all or nothing): its entries
+    // neither need undoing nor count as values this run set.
+    let (never, undoing): (Vec<&Entry>, Vec<&Entry>) =
+        undoing.iter().copied().partition(|e| refused(e));
     let sets: Vec<Fields> = history
         .iter()
+        .filter(|e| !refused(e))
         .filter_map(|e| match &e.mutation {
             Mutation::RecordSet { before, after, .. } => {
                 Some((e.seq, fields(before), fields(after)))
@@ -81,6 +86,25 @@ pub fn plan(
             _ => None,
         })
         .collect();
+    let never_changed = never.iter().map(|e| (e.seq, Verdict::Already));
+    let mut planned = plan_applied(&sets, &undoing, current, hold_routing);
+    planned.verdicts.extend(never_changed);
+    planned
+}
+
+/// Whether the entry's call was refused outright: an InvalidChangeBatch answer.
+fn refused(e: &Entry) -> bool {
+    e.failed
+        .as_deref()
+        .is_some_and(|why| why.contains(": InvalidChangeBatch:"))
+}
+
+fn plan_applied(
+    sets: &[Fields],
+    undoing: &[&Entry],
+    current: Option<&RecordSet>,
+    hold_routing: bool,
+) -> RecordUndo {
     let Some(current) = current else {
         let why = "deleted by someone else during the drill; not re-creating it".to_string();
         return RecordUndo {
@@ -268,6 +292,42 @@ mod tests {
             }
             v => panic!("{v:?}"),
         }
+    }
+
+    #[test]
+    fn a_batch_route53_refused_changed_nothing_and_sets_no_value() {
+        let lower = entry(1, record(300, 100), record(60, 100));
+        let mut shift = entry(2, record(60, 100), record(60, 0));
+        shift.failed = Some(
+            "ChangeResourceRecordSets on hosted zone Z failed: InvalidChangeBatch: [Tried to delete]"
+                .into(),
+        );
+        // The shift never applied: only the TTL goes back, and the refused entry is not a
+        // conflict although the weight is not its `after`.
+        let refused = plan(
+            &[&lower, &shift],
+            &[&lower, &shift],
+            Some(&record(60, 100)),
+            false,
+        );
+        assert_eq!(refused.write, Some(record(300, 100)));
+        assert!(
+            refused.verdicts.contains(&(1, Verdict::Restore)),
+            "{refused:?}"
+        );
+        assert!(
+            refused.verdicts.contains(&(2, Verdict::Already)),
+            "{refused:?}"
+        );
+        // A failure that may have applied (no answer) is still planned from what is there.
+        shift.failed = Some("ChangeResourceRecordSets could not reach the service".into());
+        let maybe = plan(
+            &[&lower, &shift],
+            &[&lower, &shift],
+            Some(&record(60, 0)),
+            false,
+        );
+        assert_eq!(maybe.write, Some(record(300, 100)));
     }
 
     #[test]
