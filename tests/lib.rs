@@ -9,6 +9,7 @@ mod crash;
 mod drift;
 mod drill_files;
 mod engine;
+mod estate;
 mod lab;
 mod probes;
 mod report;
