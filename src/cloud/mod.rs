@@ -326,9 +326,17 @@ impl NameSpan {
         let mut orders: Vec<(Vec<String>, &str)> =
             names.into_iter().map(|n| (listing_order(n), n)).collect();
         orders.sort();
+        // The span ends after the last name's subtree, or after the subtree of a name above it
+        // (an ancestor sorts first, and its subtree reaches past the last name).
+        let through = orders.last().and_then(|(last, _)| {
+            orders
+                .iter()
+                .find(|(o, _)| last.starts_with(o))
+                .map(|(_, n)| fqdn(n))
+        });
         NameSpan {
             from: orders.first().map(|(_, n)| fqdn(n)),
-            through: orders.last().map(|(_, n)| fqdn(n)),
+            through,
         }
     }
 
@@ -588,6 +596,11 @@ mod tests {
         assert!(!span.is_past("b.example.com."));
         assert!(span.is_past("c.example.com."));
         assert!(span.is_past("example.net."));
+        // An ancestor's subtree reaches past a later name under it.
+        let wide = NameSpan::covering(["example.com", "api.x.example.com"]);
+        assert_eq!(wide.through.as_deref(), Some("example.com."));
+        assert!(!wide.is_past("zz.example.com."));
+        assert!(wide.is_past("example.net."));
         let whole = span.union(&NameSpan::all());
         assert_eq!(whole, NameSpan::all());
         assert!(!whole.is_past("zzz.example.org."));
