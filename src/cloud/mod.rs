@@ -353,15 +353,13 @@ impl NameSpan {
             ),
             _ => None,
         };
+        // The end whose subtree reaches further: an ancestor's reaches past its descendants.
         let upper = |a: &Option<String>, b: &Option<String>| match (a, b) {
-            (Some(a), Some(b)) => Some(
-                if listing_order(a) >= listing_order(b) {
-                    a
-                } else {
-                    b
-                }
-                .clone(),
-            ),
+            (Some(a), Some(b)) => {
+                let (oa, ob) = (listing_order(a), listing_order(b));
+                let a_reaches = ob.starts_with(&oa) || (!oa.starts_with(&ob) && oa >= ob);
+                Some(if a_reaches { a } else { b }.clone())
+            }
             _ => None,
         };
         NameSpan {
@@ -601,6 +599,8 @@ mod tests {
         assert_eq!(wide.through.as_deref(), Some("example.com."));
         assert!(!wide.is_past("zz.example.com."));
         assert!(wide.is_past("example.net."));
+        let joined = NameSpan::covering(["a.example.com"]).union(&wide);
+        assert_eq!(joined.through.as_deref(), Some("example.com."));
         let whole = span.union(&NameSpan::all());
         assert_eq!(whole, NameSpan::all());
         assert!(!whole.is_past("zzz.example.org."));
