@@ -12,6 +12,10 @@
 //! - The writer cluster is `<global>-<primary region short>` (`us-east-1` → `use1`); the secondary
 //!   is the drill's `secondary_cluster` (id or ARN) in the secondary region.
 //! - Every alarm in `[stop] alarms` exists as a metric alarm in its region, in state OK.
+//! - A `[groups.select]` stands for the names it would match: an exact name is itself, `*.suffix` is
+//!   `n00001.suffix` … and omitted `names` are `n00001.<zone>` …, `[lab] names_per_selection` of
+//!   each (default 3). Each name gets one record set per `set_identifiers` entry, routed as above
+//!   (a `none` group without identifiers: one simple record in the primary region).
 //! - A record, zone, cluster or alarm named by several drills is seeded once, by the first.
 
 use std::collections::BTreeMap;
@@ -23,7 +27,7 @@ use super::health::HealthCheck;
 use super::world::{LabAlarm, World, stable_id};
 use super::zones::{SortKey, Zone, reversed_labels};
 use crate::cloud::{RecordSet, ZoneRef, fqdn, region_of_arn};
-use crate::spec::{Drill, Traffic};
+use crate::spec::{Drill, NamePattern, RecordGroup, Selection, Traffic};
 
 /// The regions the drills mention, primary regions first in drill order.
 pub fn regions(drills: &[Drill]) -> Vec<String> {
@@ -42,6 +46,90 @@ pub fn regions(drills: &[Drill]) -> Vec<String> {
             if let Some(region) = &r.region {
                 add(region);
             }
+        }
+        for select in d.groups.iter().filter_map(|g| g.select.as_ref()) {
+            for region in select.set_identifiers.values() {
+                add(region);
+            }
+        }
+    }
+    out
+}
+
+/// One record set to seed: name, type, set identifier, region.
+struct Seeded {
+    name: String,
+    rtype: String,
+    set_identifier: Option<String>,
+    region: String,
+}
+
+/// `n00001.svc.example.com.`: the `i`th (from 1) name the lab invents under `suffix`.
+pub fn invented_name(i: u32, suffix: &str) -> String {
+    format!("n{i:05}.{suffix}")
+}
+
+/// The names a selection stands for in the lab, in pattern order; `zone_name` serves omitted
+/// `names`.
+fn selection_names(select: &Selection, zone_name: &str, per_pattern: u32) -> Vec<String> {
+    let invent = |out: &mut Vec<String>, suffix: &str| {
+        out.extend((1..=per_pattern).map(|i| invented_name(i, suffix)));
+    };
+    let mut out = Vec::new();
+    match &select.names {
+        None => invent(&mut out, zone_name),
+        Some(patterns) => {
+            for p in patterns {
+                match p {
+                    NamePattern::Exact(name) => out.push(name.clone()),
+                    NamePattern::Under(suffix) => invent(&mut out, suffix),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every record set `g` stands for in the lab's zone `zone_name`.
+fn seeded(d: &Drill, g: &RecordGroup, zone_name: &str) -> Vec<Seeded> {
+    let Some(select) = &g.select else {
+        return g
+            .records
+            .iter()
+            .map(|r| Seeded {
+                name: r.name.clone(),
+                rtype: r.rtype.clone(),
+                set_identifier: r.set_identifier.clone(),
+                region: r
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| d.regions.primary.clone()),
+            })
+            .collect();
+    };
+    let per_pattern = d
+        .lab
+        .as_ref()
+        .map_or(crate::spec::DEFAULT_NAMES_PER_SELECTION, |l| {
+            l.names_per_selection()
+        });
+    let mut out = Vec::new();
+    for name in selection_names(select, zone_name, per_pattern) {
+        if select.set_identifiers.is_empty() {
+            out.push(Seeded {
+                name: name.clone(),
+                rtype: select.rtype.clone(),
+                set_identifier: None,
+                region: d.regions.primary.clone(),
+            });
+        }
+        for (id, region) in &select.set_identifiers {
+            out.push(Seeded {
+                name: name.clone(),
+                rtype: select.rtype.clone(),
+                set_identifier: Some(id.clone()),
+                region: region.clone(),
+            });
         }
     }
     out
@@ -103,19 +191,23 @@ pub fn seed(world: &mut World, drills: &[Drill], original_ttl: i64) {
         .collect();
     // Zones by id: first collect every record name per zone so id-only zones can be named.
     let mut zone_names: BTreeMap<String, String> = BTreeMap::new();
-    let mut names_for_id: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut names_for_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in drills {
         for g in &d.groups {
             if let ZoneRef::Id(id) = &g.zone {
-                names_for_id
-                    .entry(bare_zone_id(id))
-                    .or_default()
-                    .extend(g.records.iter().map(|r| r.name.as_str()));
+                let names = names_for_id.entry(bare_zone_id(id)).or_default();
+                names.extend(g.records.iter().map(|r| r.name.clone()));
+                // A selection's names name the zone too, except omitted names, which need the
+                // zone's name to be invented.
+                if let Some(select) = g.select.as_ref().filter(|s| s.names.is_some()) {
+                    names.extend(selection_names(select, "", 1));
+                }
             }
         }
     }
     for (id, names) in &names_for_id {
-        zone_names.insert(id.clone(), zone_name_from_records(names));
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        zone_names.insert(id.clone(), zone_name_from_records(&names));
     }
     for d in drills {
         for g in &d.groups {
@@ -141,11 +233,8 @@ pub fn seed(world: &mut World, drills: &[Drill], original_ttl: i64) {
                 .zones
                 .entry(zone_id.clone())
                 .or_insert_with(|| Zone::new(&zone_id, &zone_name));
-            for r in &g.records {
-                let region = r
-                    .region
-                    .clone()
-                    .unwrap_or_else(|| d.regions.primary.clone());
+            for r in seeded(d, g, &zone_name) {
+                let region = r.region;
                 let index = region_index.get(&region).copied().unwrap_or(0);
                 let value = match r.rtype.as_str() {
                     "AAAA" => "::1".to_string(),

@@ -1,6 +1,6 @@
 //! `[[groups]]`: which records a drill touches and how it shifts their traffic, plus the
-//! file-wide rules (unique group names, no record listed twice). Records are read in `records.rs`;
-//! the per-style traffic rules live in `traffic.rs`.
+//! file-wide rules (unique group names, no record listed or selected twice). Listed records are
+//! read in `records.rs`, selections in `select.rs`; the per-style traffic rules live in `traffic.rs`.
 
 use std::collections::HashMap;
 
@@ -8,9 +8,10 @@ use crate::cloud::ZoneRef;
 
 use super::checks;
 use super::drill::check;
-use super::model::{RecordGroup, Regions, Traffic};
-use super::reader::{Field, Reader, Table};
+use super::model::{NamePattern, RecordGroup, Regions, Traffic};
+use super::reader::{Field, Reader, Span, Table};
 use super::records::{self, Draft};
+use super::select;
 use super::traffic;
 
 const GROUP_KEYS: &[&str] = &[
@@ -20,18 +21,19 @@ const GROUP_KEYS: &[&str] = &[
     "traffic",
     "health_check",
     "records",
+    "select",
 ];
 
 /// Which traffic style a group declared (before its health check is known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Style {
+pub(super) enum Style {
     Weighted,
     Failover,
     None,
 }
 
 impl Style {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Style::Weighted => "weighted",
             Style::Failover => "failover",
@@ -84,6 +86,8 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
     // (zone, name, type, set id) → key path of the record that listed it first.
     // ZoneRef is not Hash; its Display (`zone example.com.` / `zone id Z…`) is as distinct.
     let mut seen: HashMap<(String, String, String, Option<String>), String> = HashMap::new();
+    // Every listed record that reads cleanly: (zone, name, type, span of its name, key path).
+    let mut listed: Vec<(String, String, String, Span, String)> = Vec::new();
     for table in groups {
         if let Some(name) = table.map.get("name")
             && let Some(text) = name.get_ref().as_str()
@@ -123,6 +127,14 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
             else {
                 continue;
             };
+            let name_span = map.get("name").map_or(record.span(), |v| v.span());
+            listed.push((
+                zone.to_string(),
+                name.clone(),
+                rtype.clone(),
+                name_span,
+                format!("{}.records[{j}].name", table.path),
+            ));
             let set_id = text("set_identifier").map(str::to_string);
             // A weighted or failover record without a set identifier is already reported; two of
             // them are not a second problem.
@@ -154,6 +166,86 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
                 seen.insert(key, path);
             }
         }
+    }
+    selections(r, groups, &listed);
+}
+
+/// A record set belongs to one group: a selection may not overlap another selection of the same
+/// zone and type, nor select a record another group lists.
+fn selections(r: &mut Reader, groups: &[Table], listed: &[(String, String, String, Span, String)]) {
+    type Selected = (
+        String,
+        String,
+        Option<Vec<(NamePattern, Span, String)>>,
+        String,
+    );
+    // (zone, type, patterns, key path of the select table) for each clean selection, in file order.
+    let mut earlier: Vec<Selected> = Vec::new();
+    for table in groups {
+        let (Some(zone), Some((rtype, patterns))) = (zone_ref(table), select::raw(table)) else {
+            continue;
+        };
+        let zone = zone.to_string();
+        let path = table.key("select");
+        let span = table
+            .map
+            .get("select")
+            .map_or(table.span.clone(), |v| v.span());
+        // Where to point: each overlapping pattern, or the table when it selects every name.
+        let points: Vec<(Option<&NamePattern>, Span, String)> = match &patterns {
+            Some(ps) => ps
+                .iter()
+                .map(|(p, s, k)| (Some(p), s.clone(), k.clone()))
+                .collect(),
+            None => vec![(None, span, path.clone())],
+        };
+        for (p, at, key) in &points {
+            let here = p.map_or_else(|| "every name".to_string(), ToString::to_string);
+            for (z, t, other, other_path) in &earlier {
+                if *z != zone || *t != rtype {
+                    continue;
+                }
+                let clash = match (p, other) {
+                    (None, _) | (_, None) => Some("every name".to_string()),
+                    (Some(p), Some(other)) => other
+                        .iter()
+                        .find(|(q, _, _)| select::overlap(p, q))
+                        .map(|(q, _, _)| q.to_string()),
+                };
+                if let Some(theirs) = clash {
+                    r.conflict(
+                        at.clone(),
+                        key.clone(),
+                        format!(
+                            "{here} ({rtype}) overlaps {theirs} selected by {other_path} in {zone}: a record set belongs to one group only"
+                        ),
+                    );
+                }
+            }
+        }
+        for (z, name, t, at, key) in listed {
+            if *z != zone || *t != rtype {
+                continue;
+            }
+            let by = match &patterns {
+                // Listed names lie inside the zone (checked with the record).
+                None => Some("every name".to_string()),
+                Some(ps) => ps
+                    .iter()
+                    .find(|(p, _, _)| p.matches(name))
+                    .map(|(p, _, _)| p.to_string()),
+            };
+            if let Some(by) = by {
+                r.conflict(
+                    at.clone(),
+                    key.clone(),
+                    format!(
+                        "record {name} {rtype} is also selected by {path} ({by}) in {zone}: a record set belongs to one group only"
+                    ),
+                );
+            }
+        }
+        earlier.push((zone, rtype, patterns, path));
     }
 }
 
@@ -265,6 +357,41 @@ fn read_group(r: &mut Reader, table: &Table, regions: Option<&Regions>) -> Optio
         Some(ZoneRef::Name(z)) => Some(z.as_str()),
         _ => None,
     };
+    let selection = table.map.get("select").map(|value| {
+        if table.map.contains_key("records") {
+            r.conflict(
+                value.span(),
+                table.key("select"),
+                "a group has either [[groups.records]] or [groups.select], not both: list the records, or select them by name",
+            );
+        }
+        match r.table(table, "select", "a table [groups.select]") {
+            Field::Present(t) => select::read(r, &t, zone_name, style.as_present().copied(), regions),
+            _ => None,
+        }
+    });
+    if let Some(selection) = selection {
+        if table.map.contains_key("records") {
+            // Still report what is wrong inside the records, but the group is refused.
+            let _ = records::read(r, table, zone_name, regions);
+            return None;
+        }
+        let traffic = match style.present()? {
+            Style::Weighted => Traffic::Weighted,
+            Style::Failover => Traffic::Failover {
+                health_check: health_check??,
+            },
+            Style::None => Traffic::None,
+        };
+        return Some(RecordGroup {
+            name: name?.value,
+            zone: zone?,
+            traffic,
+            records: Vec::new(),
+            select: Some(selection?),
+        });
+    }
+
     let drafts = records::read(r, table, zone_name, regions);
     if let (Some(drafts), Some(style)) = (&drafts, style.as_present()) {
         match style {
@@ -304,6 +431,7 @@ fn read_group(r: &mut Reader, table: &Table, regions: Option<&Regions>) -> Optio
         zone: zone?,
         traffic,
         records,
+        select: None,
     })
 }
 
