@@ -182,6 +182,10 @@ fn selections(r: &mut Reader, groups: &[Table], listed: &[(String, String, Strin
     // (zone, type, patterns, key path of the select table) for each clean selection, in file order.
     let mut earlier: Vec<Selected> = Vec::new();
     for table in groups {
+        // A group with both records and a selection is refused on its own.
+        if table.map.contains_key("records") {
+            continue;
+        }
         let (Some(zone), Some((rtype, patterns))) = (zone_ref(table), select::raw(table)) else {
             continue;
         };

@@ -21,7 +21,7 @@ pub const DEFAULT_SECONDARY_WEIGHT: i64 = 100;
 
 /// `"*.svc.example.com"` → every name strictly under `svc.example.com.`; anything else is one name.
 pub(super) fn pattern(s: &str) -> Result<NamePattern, String> {
-    if let Some(suffix) = s.strip_prefix("*.") {
+    if let Some(suffix) = s.strip_prefix("*.").filter(|rest| !rest.contains('*')) {
         return checks::dns_name(suffix, false)
             .map(NamePattern::Under)
             .map_err(|e| format!("in pattern \"{}\": {e}", s.escape_debug()));
@@ -387,4 +387,304 @@ pub(super) fn raw(group: &Table) -> Option<(String, Option<Vec<(NamePattern, Spa
         out.push((p, item.span(), format!("{path}.names[{i}]")));
     }
     Some((rtype, Some(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::spec::{Traffic, parse};
+
+    /// Lines 1–7 of every case; the group's `[groups.select]` is line 8, its body starts on 9.
+    const HEAD: &str = r#"name = "t"
+regions = { primary = "us-east-1", secondary = "us-west-2" }
+database = { global_cluster = "g", secondary_cluster = "s", mode = "switchover" }
+[[groups]]
+name = "fleet"
+zone = "z07.estate.example"
+traffic = "weighted"
+"#;
+
+    /// A drill whose one group selects with `body` (after a `[groups.select]` header on line 8).
+    fn selecting(body: &str) -> String {
+        format!("{HEAD}[groups.select]\n{body}\n")
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(Path::new("t.toml"), text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.diagnostics.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    const IDS: &str = r#"set_identifiers = { "use1" = "us-east-1", "usw2" = "us-west-2" }"#;
+
+    #[test]
+    fn a_weighted_selection_loads_with_default_type_and_weights() {
+        let text = selecting(&format!(
+            "names = [\"*.svc.z07.estate.example\", \"API.z07.estate.example.\"]\n{IDS}"
+        ));
+        let drill = parse(Path::new("t.toml"), &text).expect("valid");
+        let group = &drill.groups[0];
+        assert!(group.records.is_empty());
+        assert_eq!(drill.records().count(), 0);
+        let select = group.select.as_ref().unwrap();
+        assert_eq!(
+            select.names,
+            Some(vec![
+                NamePattern::Under("svc.z07.estate.example.".into()),
+                NamePattern::Exact("api.z07.estate.example.".into()),
+            ])
+        );
+        assert_eq!(select.rtype, "A");
+        assert_eq!(
+            select.set_identifiers,
+            BTreeMap::from([
+                ("use1".to_string(), "us-east-1".to_string()),
+                ("usw2".to_string(), "us-west-2".to_string()),
+            ])
+        );
+        assert_eq!(
+            select.drill_weights,
+            BTreeMap::from([("us-east-1".to_string(), 0), ("us-west-2".to_string(), 100)])
+        );
+        // Patterns serialise as written, so reports read like the file.
+        let json = serde_json::to_value(select).unwrap();
+        assert_eq!(json["names"][0], "*.svc.z07.estate.example.");
+    }
+
+    #[test]
+    fn given_weights_override_the_defaults() {
+        let text = selecting(&format!(
+            "type = \"aaaa\"\n{IDS}\ndrill_weights = {{ \"us-west-2\" = 255 }}"
+        ));
+        let drill = parse(Path::new("t.toml"), &text).expect("valid");
+        let select = drill.groups[0].select.as_ref().unwrap();
+        assert_eq!(select.names, None);
+        assert_eq!(select.rtype, "AAAA");
+        assert_eq!(select.drill_weights["us-east-1"], 0);
+        assert_eq!(select.drill_weights["us-west-2"], 255);
+    }
+
+    #[test]
+    fn a_none_selection_needs_no_identifiers_and_takes_no_weights() {
+        let text = selecting("names = [\"db.z07.estate.example\"]\ntype = \"CNAME\"")
+            .replace("traffic = \"weighted\"", "traffic = \"none\"");
+        let drill = parse(Path::new("t.toml"), &text).expect("valid");
+        assert_eq!(drill.groups[0].traffic, Traffic::None);
+        let select = drill.groups[0].select.as_ref().unwrap();
+        assert!(select.set_identifiers.is_empty() && select.drill_weights.is_empty());
+    }
+
+    /// (case, select body, every expected diagnostic)
+    const INVALID: &[(&str, &str, &[&str])] = &[
+        (
+            "unknown key",
+            "name = [\"api.z07.estate.example\"]\nset_identifiers = { \"use1\" = \"us-east-1\", \"usw2\" = \"us-west-2\" }",
+            &[
+                "t.toml:9:1: groups[0].select.name: unknown key `name` (did you mean `names`?); allowed here: names, type, set_identifiers, drill_weights",
+            ],
+        ),
+        (
+            "names is not an array",
+            "names = \"*.svc.z07.estate.example\"\nIDS",
+            &[
+                "t.toml:9:9: groups[0].select.names: expected an array of DNS names and \"*.suffix\" patterns, found the string \"*.svc.z07.estate.example\"",
+            ],
+        ),
+        (
+            "names is empty",
+            "names = []\nIDS",
+            &[
+                "t.toml:9:9: groups[0].select.names: names is empty: list at least one name or \"*.suffix\", or leave names out to select every name in the zone",
+            ],
+        ),
+        (
+            "a name that is not a string",
+            "names = [7, \"api.z07.estate.example\"]\nIDS",
+            &["t.toml:9:10: groups[0].select.names[0]: expected a string, found the integer 7"],
+        ),
+        (
+            "a star that is not the leftmost label, and a bad suffix",
+            "names = [\"api*.z07.estate.example\", \"*.*.z07.estate.example\", \"*\"]\nIDS",
+            &[
+                "t.toml:9:10: groups[0].select.names[0]: invalid name \"api*.z07.estate.example\": `*` is only allowed as `*.suffix` (every name strictly under suffix)",
+                "t.toml:9:37: groups[0].select.names[1]: invalid name \"*.*.z07.estate.example\": `*` is only allowed as `*.suffix` (every name strictly under suffix)",
+                "t.toml:9:63: groups[0].select.names[2]: invalid name \"*\": `*` is only allowed as `*.suffix` (every name strictly under suffix)",
+            ],
+        ),
+        (
+            "a CNAME at the apex",
+            "names = [\"z07.estate.example\"]\ntype = \"cname\"\nIDS",
+            &[
+                "t.toml:10:8: groups[0].select.type: a CNAME cannot sit at the zone apex (z07.estate.example.); use an alias A/AAAA record there",
+            ],
+        ),
+        (
+            "duplicate and overlapping names",
+            "names = [\"*.svc.z07.estate.example\", \"a.svc.z07.estate.example\", \"*.SVC.z07.estate.example\", \"*.b.svc.z07.estate.example\"]\nIDS",
+            &[
+                "t.toml:9:38: groups[0].select.names[1]: a.svc.z07.estate.example. overlaps *.svc.z07.estate.example. (groups[0].select.names[0]): each record set may be selected only once",
+                "t.toml:9:66: groups[0].select.names[2]: duplicate name *.svc.z07.estate.example. (also groups[0].select.names[0])",
+                "t.toml:9:94: groups[0].select.names[3]: *.b.svc.z07.estate.example. overlaps *.svc.z07.estate.example. (groups[0].select.names[0]): each record set may be selected only once",
+            ],
+        ),
+        (
+            "names outside the zone",
+            "names = [\"*.z08.estate.example\", \"z07.estate.example\", \"estate.example\"]\nIDS",
+            &[
+                "t.toml:9:10: groups[0].select.names[0]: *.z08.estate.example. is not inside the group's zone z07.estate.example.",
+                "t.toml:9:56: groups[0].select.names[2]: estate.example. is not inside the group's zone z07.estate.example.",
+            ],
+        ),
+        (
+            "bad type and a CNAME at the apex",
+            "type = \"ALIAS\"\nIDS",
+            &[
+                "t.toml:9:8: groups[0].select.type: unsupported record type \"ALIAS\" (an alias record has the type of its target, usually A or AAAA); expected one of A, AAAA, CNAME, TXT, MX, SRV, NS, PTR, CAA, SPF, NAPTR, DS, TLSA, SSHFP, HTTPS, SVCB",
+            ],
+        ),
+        (
+            "missing set identifiers in a weighted group",
+            "names = [\"api.z07.estate.example\"]",
+            &[
+                "t.toml:8:1: groups[0].select.set_identifiers: missing `set_identifiers`: a weighted group needs the region of every set identifier it selects, e.g. { \"use1\" = \"us-east-1\", \"usw2\" = \"us-west-2\" }",
+            ],
+        ),
+        (
+            "set identifiers: bad region, region outside the drill, wrong type, bad identifier",
+            "set_identifiers = { \"use1\" = \"us-est-1\", \"euw1\" = \"eu-west-1\", \"usw2\" = 2, \" x\" = \"us-east-1\" }",
+            &[
+                "t.toml:9:30: groups[0].select.set_identifiers.use1: unknown AWS region \"us-est-1\" (did you mean \"us-east-1\"?)",
+                "t.toml:9:51: groups[0].select.set_identifiers.euw1: region eu-west-1 is neither regions.primary (us-east-1) nor regions.secondary (us-west-2)",
+                "t.toml:9:73: groups[0].select.set_identifiers.usw2: expected an AWS region name such as \"us-east-1\", found the integer 2",
+                "t.toml:9:76: groups[0].select.set_identifiers. x: invalid set_identifier \" x\": has leading or trailing whitespace (Route 53 compares it exactly)",
+            ],
+        ),
+        (
+            "set identifiers empty",
+            "set_identifiers = {}",
+            &[
+                "t.toml:9:19: groups[0].select.set_identifiers: set_identifiers is empty: map each set identifier to its region, or leave it out (traffic = \"none\" only)",
+            ],
+        ),
+        (
+            "set identifiers reach only the secondary region",
+            "set_identifiers = { \"usw2\" = \"us-west-2\" }",
+            &[
+                "t.toml:9:19: groups[0].select.set_identifiers: no set identifier maps to the primary region (us-east-1); a weighted drill moves traffic from us-east-1 to us-west-2, so both need their sets",
+            ],
+        ),
+        (
+            "drill weights break the weighted rules",
+            "IDS\ndrill_weights = { \"us-east-1\" = 5, \"us-west-2\" = 0, \"eu-west-1\" = 300, \"us-est-1\" = 1 }",
+            &[
+                "t.toml:10:33: groups[0].select.drill_weights.us-east-1: the drill weight must be 0 in the primary region (us-east-1): the drill moves all traffic to the secondary region",
+                "t.toml:10:50: groups[0].select.drill_weights.us-west-2: the drill weight in the secondary region (us-west-2) must be above 0, or the drill would not move its traffic",
+                "t.toml:10:53: groups[0].select.drill_weights.eu-west-1: region eu-west-1 is neither regions.primary (us-east-1) nor regions.secondary (us-west-2)",
+                "t.toml:10:67: groups[0].select.drill_weights.eu-west-1: drill weight 300 is out of range: Route 53 weights are 0 to 255",
+                "t.toml:10:72: groups[0].select.drill_weights.us-est-1: unknown AWS region \"us-est-1\" (did you mean \"us-east-1\"?)",
+            ],
+        ),
+        (
+            "drill weights wrong type",
+            "IDS\ndrill_weights = [0, 100]",
+            &[
+                "t.toml:10:17: groups[0].select.drill_weights: expected a table of region = weight, e.g. { \"us-east-1\" = 0, \"us-west-2\" = 100 }, found an array",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn invalid_selections_name_file_line_column_and_key() {
+        for (case, body, expected) in INVALID {
+            let text = selecting(&body.replace("IDS", IDS));
+            let actual = problems(&text);
+            assert_eq!(actual, *expected, "case {case:?}\n{text}");
+        }
+    }
+
+    /// (case, text appended to HEAD's group — its own lines from 8 on —, expected diagnostics)
+    const INVALID_GROUPS: &[(&str, &str, &[&str])] = &[
+        (
+            "drill weights in a failover group",
+            "health_check = \"hc-1\"\n[groups.select]\nIDS\ndrill_weights = { \"us-west-2\" = 100 }",
+            &[
+                "t.toml:11:17: groups[0].select.drill_weights: drill_weights is only used with traffic = \"weighted\"; this group has traffic = \"failover\"",
+            ],
+        ),
+        (
+            "records and select in one group",
+            "[groups.select]\nIDS\n[[groups.records]]\nname = \"api.z07.estate.example\"\ntype = \"A\"",
+            &[
+                "t.toml:8:1: groups[0].select: a group has either [[groups.records]] or [groups.select], not both: list the records, or select them by name",
+            ],
+        ),
+        (
+            "neither records nor select",
+            "",
+            &[
+                "t.toml:4:1: groups[0].records: missing [[groups.records]] or [groups.select]: a group needs records to shift; list them, or select them by name",
+            ],
+        ),
+        (
+            "select written as an array of tables",
+            "[[groups.select]]\nIDS",
+            &["t.toml:8:1: groups[0].select: expected a table [groups.select], found an array"],
+        ),
+        (
+            "two groups select overlapping names",
+            "[groups.select]\nnames = [\"*.svc.z07.estate.example\"]\nIDS\n[[groups]]\nname = \"more\"\nzone = \"z07.estate.example\"\ntraffic = \"weighted\"\n[groups.select]\nnames = [\"x.z07.estate.example\", \"a.svc.z07.estate.example\"]\nIDS",
+            &[
+                "t.toml:16:34: groups[1].select.names[1]: a.svc.z07.estate.example. (A) overlaps *.svc.z07.estate.example. selected by groups[0].select in zone z07.estate.example.: a record set belongs to one group only",
+            ],
+        ),
+        (
+            "a selection of every name overlaps any group in its zone and type",
+            "[groups.select]\nIDS\n[[groups]]\nname = \"more\"\nzone = \"z07.estate.example\"\ntraffic = \"none\"\n[groups.select]\ntype = \"TXT\"\n[[groups]]\nname = \"listed\"\nzone = \"z07.estate.example\"\ntraffic = \"none\"\n[[groups.records]]\nname = \"api.z07.estate.example\"\ntype = \"A\"",
+            &[
+                "t.toml:21:8: groups[2].records[0].name: record api.z07.estate.example. A is also selected by groups[0].select (every name) in zone z07.estate.example.: a record set belongs to one group only",
+            ],
+        ),
+        (
+            "lab names per selection out of range",
+            "[groups.select]\nIDS\n[lab]\nnames_per_selection = 0",
+            &["t.toml:11:23: lab.names_per_selection: 0 is out of range: 1 to 100000"],
+        ),
+        (
+            "lab names per selection of the wrong type",
+            "[groups.select]\nIDS\n[lab]\nnames_per_selection = \"250\"",
+            &[
+                "t.toml:11:23: lab.names_per_selection: expected an integer number of names, 1 to 100000, found the string \"250\"",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn invalid_groups_name_file_line_column_and_key() {
+        for (case, rest, expected) in INVALID_GROUPS {
+            let text = format!("{HEAD}{}\n", rest.replace("IDS", IDS));
+            let text = if case.contains("failover") {
+                text.replace("traffic = \"weighted\"", "traffic = \"failover\"")
+            } else {
+                text
+            };
+            let actual = problems(&text);
+            assert_eq!(actual, *expected, "case {case:?}\n{text}");
+        }
+    }
+
+    #[test]
+    fn lab_names_per_selection_defaults_to_three() {
+        let text = selecting(IDS);
+        let drill = parse(Path::new("t.toml"), &text).unwrap();
+        assert!(drill.lab.is_none());
+        let text = format!("{text}[lab]\nnames_per_selection = 100000\n");
+        let drill = parse(Path::new("t.toml"), &text).unwrap();
+        let lab = drill.lab.unwrap();
+        assert_eq!(lab.names_per_selection, Some(100_000));
+        assert_eq!(lab.names_per_selection(), 100_000);
+        assert_eq!(crate::spec::LabSettings::default().names_per_selection(), 3);
+    }
 }
