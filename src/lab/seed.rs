@@ -369,4 +369,146 @@ mod tests {
             "a.example.com."
         );
     }
+
+    /// A lab world seeded from `text` (a drill file).
+    fn seeded_world(text: &str) -> (World, Drill) {
+        let drill = crate::spec::parse(std::path::Path::new("t.toml"), text).expect("valid drill");
+        let drills = [drill];
+        let mut world = World::new(
+            &super::super::LabOptions::default(),
+            regions(&drills),
+            Some("us-east-1".into()),
+            0,
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        seed(&mut world, &drills, 300);
+        let [drill] = drills;
+        (world, drill)
+    }
+
+    const SELECTING: &str = r#"name = "t"
+regions = { primary = "us-east-1", secondary = "us-west-2" }
+database = { global_cluster = "g", secondary_cluster = "s", mode = "switchover" }
+[[groups]]
+name = "fleet"
+zone = "z07.estate.example"
+traffic = "weighted"
+[groups.select]
+names = ["*.svc.z07.estate.example", "api.z07.estate.example"]
+set_identifiers = { "use1" = "us-east-1", "usw2" = "us-west-2" }
+[[groups]]
+name = "pairs"
+zone_id = "Z0FAIL"
+traffic = "failover"
+health_check = "hc-1"
+[groups.select]
+names = ["*.pairs.example.net"]
+set_identifiers = { "blue" = "us-east-1", "green" = "us-west-2" }
+[[groups]]
+name = "cnames"
+zone = "z08.estate.example"
+traffic = "none"
+[groups.select]
+type = "CNAME"
+"#;
+
+    #[test]
+    fn selections_seed_names_per_pattern_and_a_set_per_identifier() {
+        let text = format!("{SELECTING}[lab]\nnames_per_selection = 4\n");
+        let (world, drill) = seeded_world(&text);
+        let zone = |name: &str| {
+            world
+                .zones
+                .values()
+                .find(|z| z.name == name)
+                .unwrap_or_else(|| panic!("zone {name} seeded"))
+        };
+        let sets = |name: &str, rtype: &str| -> Vec<RecordSet> {
+            zone(name)
+                .records
+                .values()
+                .filter(|r| r.rtype == rtype)
+                .cloned()
+                .collect()
+        };
+
+        // Weighted: 4 invented names under the suffix plus the exact name, two sets each.
+        let weighted = sets("z07.estate.example.", "A");
+        assert_eq!(weighted.len(), (4 + 1) * 2);
+        for i in 1..=4 {
+            let name = format!("n0000{i}.svc.z07.estate.example.");
+            for (id, weight) in [("use1", 100), ("usw2", 0)] {
+                assert!(
+                    weighted.iter().any(|r| r.name == name
+                        && r.set_identifier.as_deref() == Some(id)
+                        && r.weight == Some(weight)
+                        && r.ttl == Some(300)),
+                    "{name} {id} weight {weight} in {weighted:#?}"
+                );
+            }
+        }
+        assert!(weighted.iter().any(|r| r.name == "api.z07.estate.example."));
+        // Values point at each region's app.
+        let value = |id: &str| {
+            weighted
+                .iter()
+                .find(|r| r.set_identifier.as_deref() == Some(id))
+                .map(|r| r.values.clone())
+        };
+        assert_ne!(value("use1"), value("usw2"));
+
+        // Failover by zone id: the zone is named after the names, PRIMARY carries the check.
+        let failover = sets("pairs.example.net.", "A");
+        assert_eq!(failover.len(), 4 * 2);
+        for r in &failover {
+            let primary = r.set_identifier.as_deref() == Some("blue");
+            let kind = if primary { "PRIMARY" } else { "SECONDARY" };
+            assert_eq!(r.failover.as_deref(), Some(kind));
+            assert_eq!(r.health_check_id.is_some(), primary);
+        }
+        assert!(world.health.contains_key("hc-1"));
+
+        // Names omitted, no identifiers: one simple record per invented name in the zone.
+        let cnames = sets("z08.estate.example.", "CNAME");
+        assert_eq!(cnames.len(), 4);
+        assert!(
+            cnames
+                .iter()
+                .all(|r| r.set_identifier.is_none() && r.weight.is_none())
+        );
+        assert_eq!(cnames[0].name, "n00001.z08.estate.example.");
+
+        // What the lab seeds is what preflight resolves: every selection finds all its sets.
+        for g in &drill.groups {
+            let z = match &g.zone {
+                ZoneRef::Name(n) => zone(&fqdn(n)),
+                ZoneRef::Id(id) => &world.zones[id],
+            };
+            let listing: Vec<RecordSet> = z.records.values().cloned().collect();
+            let specs = crate::spec::resolve(g, &drill.regions, &z.name, &listing)
+                .unwrap_or_else(|e| panic!("group {}: {e:#?}", g.name));
+            let expected = match g.name.as_str() {
+                "fleet" => 10,
+                "pairs" => 8,
+                _ => 4,
+            };
+            assert_eq!(specs.len(), expected, "group {}", g.name);
+        }
+    }
+
+    #[test]
+    fn names_per_selection_defaults_to_three() {
+        let (world, _) = seeded_world(SELECTING);
+        let seeded: usize = world
+            .zones
+            .values()
+            .map(|z| {
+                z.records
+                    .values()
+                    .filter(|r| r.rtype != "SOA" && r.rtype != "NS")
+                    .count()
+            })
+            .sum();
+        assert_eq!(seeded, (3 + 1) * 2 + 3 * 2 + 3);
+    }
 }

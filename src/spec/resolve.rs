@@ -187,3 +187,245 @@ fn mapped_to(select: &Selection, region: &str) -> String {
         format!("{} to it", ids.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::cloud::ZoneRef;
+    use crate::spec::NamePattern;
+
+    const ZONE: &str = "z07.estate.example.";
+
+    fn regions() -> Regions {
+        Regions {
+            primary: "us-east-1".into(),
+            secondary: "us-west-2".into(),
+        }
+    }
+
+    fn group(traffic: Traffic, names: Option<Vec<NamePattern>>) -> RecordGroup {
+        let weighted = traffic == Traffic::Weighted;
+        RecordGroup {
+            name: "fleet".into(),
+            zone: ZoneRef::Name(ZONE.into()),
+            traffic,
+            records: Vec::new(),
+            select: Some(Selection {
+                names,
+                rtype: "A".into(),
+                set_identifiers: BTreeMap::from([
+                    ("use1".to_string(), "us-east-1".to_string()),
+                    ("usw2".to_string(), "us-west-2".to_string()),
+                ]),
+                drill_weights: if weighted {
+                    BTreeMap::from([("us-east-1".to_string(), 0), ("us-west-2".to_string(), 100)])
+                } else {
+                    BTreeMap::new()
+                },
+            }),
+        }
+    }
+
+    fn set(name: &str, rtype: &str, id: Option<&str>) -> RecordSet {
+        let mut set = RecordSet::simple(name, rtype, 300, &["127.0.0.11"]);
+        set.set_identifier = id.map(str::to_string);
+        set
+    }
+
+    fn under(suffix: &str) -> NamePattern {
+        NamePattern::Under(suffix.into())
+    }
+
+    /// A zone as Route 53 lists it: SOA and NS first, then weighted pairs and a TXT.
+    fn listing() -> Vec<RecordSet> {
+        vec![
+            set(ZONE, "SOA", None),
+            set(ZONE, "NS", None),
+            set("a.svc.z07.estate.example.", "A", Some("use1")),
+            set("a.svc.z07.estate.example.", "A", Some("usw2")),
+            set("api.z07.estate.example.", "A", Some("use1")),
+            set("api.z07.estate.example.", "A", Some("usw2")),
+            set("a.svc.z07.estate.example.", "TXT", Some("use1")),
+            set("b.svc.z07.estate.example.", "A", Some("use1")),
+            set("b.svc.z07.estate.example.", "A", Some("usw2")),
+        ]
+    }
+
+    fn names(specs: &[RecordSpec]) -> Vec<(&str, Option<&str>, Option<&str>, Option<i64>)> {
+        specs
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.set_identifier.as_deref(),
+                    s.region.as_deref(),
+                    s.drill_weight,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_records_group_is_returned_unchanged() {
+        let mut g = group(Traffic::Weighted, None);
+        g.select = None;
+        g.records = vec![RecordSpec {
+            name: "api.example.com.".into(),
+            rtype: "A".into(),
+            set_identifier: Some("x".into()),
+            region: Some("us-west-2".into()),
+            drill_weight: Some(100),
+        }];
+        assert_eq!(resolve(&g, &regions(), ZONE, &[]), Ok(g.records.clone()));
+    }
+
+    #[test]
+    fn a_suffix_selects_every_set_strictly_under_it_of_the_type_in_listing_order() {
+        let mut listing = listing();
+        // The suffix itself is not under itself.
+        listing.push(set("svc.z07.estate.example.", "A", Some("use1")));
+        let g = group(
+            Traffic::Weighted,
+            Some(vec![under("svc.z07.estate.example.")]),
+        );
+        let specs = resolve(&g, &regions(), "Z07.estate.example", &listing).unwrap();
+        assert_eq!(
+            names(&specs),
+            [
+                (
+                    "a.svc.z07.estate.example.",
+                    Some("use1"),
+                    Some("us-east-1"),
+                    Some(0)
+                ),
+                (
+                    "a.svc.z07.estate.example.",
+                    Some("usw2"),
+                    Some("us-west-2"),
+                    Some(100)
+                ),
+                (
+                    "b.svc.z07.estate.example.",
+                    Some("use1"),
+                    Some("us-east-1"),
+                    Some(0)
+                ),
+                (
+                    "b.svc.z07.estate.example.",
+                    Some("usw2"),
+                    Some("us-west-2"),
+                    Some(100)
+                ),
+            ]
+        );
+        assert!(specs.iter().all(|s| s.rtype == "A"));
+    }
+
+    #[test]
+    fn omitted_names_select_the_whole_zone_and_exact_names_one_name() {
+        let g = group(Traffic::Weighted, None);
+        let specs = resolve(&g, &regions(), ZONE, &listing()).unwrap();
+        assert_eq!(specs.len(), 6);
+        let g = group(
+            Traffic::Failover {
+                health_check: "hc".into(),
+            },
+            Some(vec![NamePattern::Exact("api.z07.estate.example.".into())]),
+        );
+        let specs = resolve(&g, &regions(), ZONE, &listing()).unwrap();
+        assert_eq!(
+            names(&specs),
+            [
+                (
+                    "api.z07.estate.example.",
+                    Some("use1"),
+                    Some("us-east-1"),
+                    None
+                ),
+                (
+                    "api.z07.estate.example.",
+                    Some("usw2"),
+                    Some("us-west-2"),
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_none_group_without_a_map_takes_any_set() {
+        let mut g = group(Traffic::None, Some(vec![under("svc.z07.estate.example.")]));
+        g.select.as_mut().unwrap().set_identifiers.clear();
+        let mut listing = listing();
+        listing.push(set("c.svc.z07.estate.example.", "A", None));
+        listing.push(set("d.svc.z07.estate.example.", "A", Some("eu1")));
+        let specs = resolve(&g, &regions(), ZONE, &listing).unwrap();
+        assert_eq!(specs.len(), 6);
+        assert!(
+            specs
+                .iter()
+                .all(|s| s.region.is_none() && s.drill_weight.is_none())
+        );
+    }
+
+    #[test]
+    fn every_refusal_is_collected_naming_the_record_set() {
+        let mut listing = listing();
+        listing.extend([
+            // An identifier the map does not know.
+            set("c.svc.z07.estate.example.", "A", Some("euw1")),
+            set("c.svc.z07.estate.example.", "A", Some("usw2")),
+            // A simple record in a weighted group.
+            set("d.svc.z07.estate.example.", "A", None),
+            // Only the primary region's set.
+            set("e.svc.z07.estate.example.", "A", Some("use1")),
+        ]);
+        let g = group(
+            Traffic::Weighted,
+            Some(vec![
+                under("svc.z07.estate.example."),
+                NamePattern::Exact("gone.z07.estate.example.".into()),
+                under("other.example."),
+            ]),
+        );
+        let errors = resolve(&g, &regions(), ZONE, &listing).unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                r#"c.svc.z07.estate.example. A (set_identifier "euw1"): set identifier "euw1" is not in select.set_identifiers; map it to its region (a drill moves all traffic and never skips a set)"#,
+                r#"d.svc.z07.estate.example. A: has no set identifier, but a weighted group shifts sets by their identifiers; select only routed sets, or put this record in a traffic = "none" group"#,
+                "select.names: gone.z07.estate.example. matched no A record set in zone z07.estate.example.",
+                "select.names: *.other.example. matched no A record set in zone z07.estate.example. (it is not inside the zone z07.estate.example.)",
+                r#"e.svc.z07.estate.example. A: no set in the secondary region (us-west-2), so the drill could not move its traffic (set_identifiers maps "usw2" to it)"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failover_name_needs_its_secondary_set_too() {
+        let g = group(
+            Traffic::Failover {
+                health_check: "hc".into(),
+            },
+            None,
+        );
+        let listing = [set("api.z07.estate.example.", "A", Some("use1"))];
+        let errors = resolve(&g, &regions(), ZONE, &listing).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("api.z07.estate.example. A: no set in the secondary region"));
+    }
+
+    #[test]
+    fn selecting_nothing_refuses() {
+        let g = group(Traffic::Weighted, None);
+        let listing = [set(ZONE, "SOA", None), set(ZONE, "NS", None)];
+        assert_eq!(
+            resolve(&g, &regions(), ZONE, &listing).unwrap_err(),
+            [
+                "select: zone z07.estate.example. holds no A record set, so the group would shift nothing"
+            ]
+        );
+    }
+}
