@@ -1055,6 +1055,7 @@ fn cli_validates_the_shipped_drills_folder() {
         .args(["validate", "drills/"])
         .expect_code(0)
         .stdout_contains("example.toml: ok")
+        .stdout_contains("estate.toml: ok")
         .stdout_contains("failover-records.toml: ok");
 }
 
