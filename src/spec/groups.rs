@@ -87,7 +87,7 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
     // ZoneRef is not Hash; its Display (`zone example.com.` / `zone id Z…`) is as distinct.
     let mut seen: HashMap<(String, String, String, Option<String>), String> = HashMap::new();
     // Every listed record that reads cleanly: (zone, name, type, span of its name, key path).
-    let mut listed: Vec<(String, String, String, Span, String)> = Vec::new();
+    let mut listed: Vec<Listed> = Vec::new();
     for table in groups {
         if let Some(name) = table.map.get("name")
             && let Some(text) = name.get_ref().as_str()
@@ -128,13 +128,13 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
                 continue;
             };
             let name_span = map.get("name").map_or(record.span(), |v| v.span());
-            listed.push((
-                zone.to_string(),
-                name.clone(),
-                rtype.clone(),
-                name_span,
-                format!("{}.records[{j}].name", table.path),
-            ));
+            listed.push(Listed {
+                zone: zone.to_string(),
+                name: name.clone(),
+                rtype: rtype.clone(),
+                span: name_span,
+                key: format!("{}.records[{j}].name", table.path),
+            });
             let set_id = text("set_identifier").map(str::to_string);
             // A weighted or failover record without a set identifier is already reported; two of
             // them are not a second problem.
@@ -170,86 +170,102 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
     selections(r, groups, &listed);
 }
 
+/// A record a group lists, as read for the file-wide checks.
+struct Listed {
+    /// `ZoneRef`'s display: `zone example.com.` or `zone id Z…`.
+    zone: String,
+    name: String,
+    rtype: String,
+    /// The record's `name` value.
+    span: Span,
+    key: String,
+}
+
+/// A selection that read cleanly, as earlier groups' selections are remembered.
+struct Selected {
+    zone: String,
+    select: select::RawSelection,
+    key: String,
+}
+
 /// A record set belongs to one group: a selection may not overlap another selection of the same
 /// zone and type, nor select a record another group lists.
-fn selections(r: &mut Reader, groups: &[Table], listed: &[(String, String, String, Span, String)]) {
-    type Selected = (
-        String,
-        String,
-        Option<Vec<(NamePattern, Span, String)>>,
-        String,
-    );
-    // (zone, type, patterns, key path of the select table) for each clean selection, in file order.
+fn selections(r: &mut Reader, groups: &[Table], listed: &[Listed]) {
     let mut earlier: Vec<Selected> = Vec::new();
     for table in groups {
         // A group with both records and a selection is refused on its own.
         if table.map.contains_key("records") {
             continue;
         }
-        let (Some(zone), Some((rtype, patterns))) = (zone_ref(table), select::raw(table)) else {
+        let (Some(zone), Some(select)) = (zone_ref(table), select::raw(table)) else {
             continue;
         };
         let zone = zone.to_string();
-        let path = table.key("select");
-        let span = table
-            .map
-            .get("select")
-            .map_or(table.span.clone(), |v| v.span());
-        // Where to point: each overlapping pattern, or the table when it selects every name.
-        let points: Vec<(Option<&NamePattern>, Span, String)> = match &patterns {
+        let key = table.key("select");
+        let rtype = &select.rtype;
+        // Where to point: each pattern, or the table when it selects every name.
+        let points: Vec<(Option<&NamePattern>, Span, &str)> = match &select.patterns {
             Some(ps) => ps
                 .iter()
-                .map(|(p, s, k)| (Some(p), s.clone(), k.clone()))
+                .map(|p| (Some(&p.pattern), p.span.clone(), p.key.as_str()))
                 .collect(),
-            None => vec![(None, span, path.clone())],
+            None => {
+                let span = table
+                    .map
+                    .get("select")
+                    .map_or(table.span.clone(), |v| v.span());
+                vec![(None, span, key.as_str())]
+            }
         };
-        for (p, at, key) in &points {
+        for (p, at, at_key) in &points {
             let here = p.map_or_else(|| "every name".to_string(), ToString::to_string);
-            for (z, t, other, other_path) in &earlier {
-                if *z != zone || *t != rtype {
+            for other in &earlier {
+                if other.zone != zone || other.select.rtype != *rtype {
                     continue;
                 }
-                let clash = match (p, other) {
+                let clash = match (p, &other.select.patterns) {
                     (None, _) | (_, None) => Some("every name".to_string()),
-                    (Some(p), Some(other)) => other
+                    (Some(p), Some(theirs)) => theirs
                         .iter()
-                        .find(|(q, _, _)| select::overlap(p, q))
-                        .map(|(q, _, _)| q.to_string()),
+                        .find(|q| select::overlap(p, &q.pattern))
+                        .map(|q| q.pattern.to_string()),
                 };
                 if let Some(theirs) = clash {
                     r.conflict(
                         at.clone(),
-                        key.clone(),
+                        *at_key,
                         format!(
-                            "{here} ({rtype}) overlaps {theirs} selected by {other_path} in {zone}: a record set belongs to one group only"
+                            "{here} ({rtype}) overlaps {theirs} selected by {} in {zone}: a record set belongs to one group only",
+                            other.key
                         ),
                     );
                 }
             }
         }
-        for (z, name, t, at, key) in listed {
-            if *z != zone || *t != rtype {
+        for l in listed {
+            if l.zone != zone || l.rtype != *rtype {
                 continue;
             }
-            let by = match &patterns {
+            let by = match &select.patterns {
                 // Listed names lie inside the zone (checked with the record).
                 None => Some("every name".to_string()),
                 Some(ps) => ps
                     .iter()
-                    .find(|(p, _, _)| p.matches(name))
-                    .map(|(p, _, _)| p.to_string()),
+                    .find(|p| p.pattern.matches(&l.name))
+                    .map(|p| p.pattern.to_string()),
             };
             if let Some(by) = by {
                 r.conflict(
-                    at.clone(),
-                    key.clone(),
+                    l.span.clone(),
+                    l.key.clone(),
                     format!(
-                        "record {name} {rtype} is also selected by {path} ({by}) in {zone}: a record set belongs to one group only"
+                        "record {} {rtype} is also selected by {key} ({by}) in {zone}: a record set belongs to one group only",
+                        l.name
                     ),
                 );
             }
         }
-        earlier.push((zone, rtype, patterns, path));
+        earlier.push(Selected { zone, select, key });
     }
 }
 

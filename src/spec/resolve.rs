@@ -253,7 +253,10 @@ mod tests {
         ]
     }
 
-    fn names(specs: &[RecordSpec]) -> Vec<(&str, Option<&str>, Option<&str>, Option<i64>)> {
+    /// (name, set identifier, region, drill weight)
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<i64>);
+
+    fn names(specs: &[RecordSpec]) -> Vec<Row<'_>> {
         specs
             .iter()
             .map(|s| {

@@ -367,10 +367,22 @@ fn read_weight(
     ok
 }
 
-/// What a `[groups.select]` selects, read from the raw document for the file-wide overlap checks:
-/// (type, patterns or None for every name, span to report at, key path). None unless it reads
-/// cleanly (its own problems are reported by `read`).
-pub(super) fn raw(group: &Table) -> Option<(String, Option<Vec<(NamePattern, Span, String)>>)> {
+/// One pattern of `select.names` as written: where it is and its key path, for file-wide checks.
+pub(super) struct RawPattern {
+    pub pattern: NamePattern,
+    pub span: Span,
+    pub key: String,
+}
+
+/// What a `[groups.select]` selects, read from the raw document for the file-wide overlap checks.
+pub(super) struct RawSelection {
+    pub rtype: String,
+    /// None: every name in the zone.
+    pub patterns: Option<Vec<RawPattern>>,
+}
+
+/// None unless the group's selection reads cleanly (its own problems are reported by `read`).
+pub(super) fn raw(group: &Table) -> Option<RawSelection> {
     let select = group.map.get("select")?;
     let map = select.get_ref().as_table()?;
     let path = group.key("select");
@@ -379,14 +391,23 @@ pub(super) fn raw(group: &Table) -> Option<(String, Option<Vec<(NamePattern, Spa
         None => "A".to_string(),
     };
     let Some(names) = map.get("names") else {
-        return Some((rtype, None));
+        return Some(RawSelection {
+            rtype,
+            patterns: None,
+        });
     };
-    let mut out = Vec::new();
+    let mut patterns = Vec::new();
     for (i, item) in names.get_ref().as_array()?.iter().enumerate() {
-        let p = pattern(item.get_ref().as_str()?).ok()?;
-        out.push((p, item.span(), format!("{path}.names[{i}]")));
+        patterns.push(RawPattern {
+            pattern: pattern(item.get_ref().as_str()?).ok()?,
+            span: item.span(),
+            key: format!("{path}.names[{i}]"),
+        });
     }
-    Some((rtype, Some(out)))
+    Some(RawSelection {
+        rtype,
+        patterns: Some(patterns),
+    })
 }
 
 #[cfg(test)]
