@@ -3,7 +3,7 @@
 //! contents is judged here (patterns, type, set identifier → region map, drill weights, overlaps);
 //! what needs the zone is judged at preflight by `resolve.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::checks;
 use super::drill::check;
@@ -107,7 +107,8 @@ fn read_names(r: &mut Reader, t: &Table, zone: Option<&str>) -> Option<Option<Ve
         return None;
     }
     let mut ok = true;
-    let mut read: Vec<(NamePattern, Span)> = Vec::new();
+    let mut read: Vec<NamePattern> = Vec::new();
+    let mut seen = Overlaps::default();
     for (i, item) in items.into_iter().enumerate() {
         let path = format!("{key}[{i}]");
         let p = match pattern(&item.value) {
@@ -129,8 +130,7 @@ fn read_names(r: &mut Reader, t: &Table, zone: Option<&str>) -> Option<Option<Ve
                 ok = false;
             }
         }
-        if let Some(j) = read.iter().position(|(q, _)| overlap(q, &p)) {
-            let (q, _) = &read[j];
+        if let Some((q, j)) = seen.first_overlap(&p) {
             let message = if *q == p {
                 format!("duplicate name {p} (also {key}[{j}])")
             } else {
@@ -139,9 +139,66 @@ fn read_names(r: &mut Reader, t: &Table, zone: Option<&str>) -> Option<Option<Ve
             r.conflict(item.span.clone(), path, message);
             ok = false;
         }
-        read.push((p, item.span));
+        seen.insert(&p, i);
+        read.push(p);
     }
-    ok.then(|| Some(read.into_iter().map(|(p, _)| p).collect()))
+    ok.then_some(Some(read))
+}
+
+/// The strict ancestors of a fully qualified name: `a.b.c.` → `b.c.`, `c.`.
+pub(super) fn ancestors(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices('.')
+        .map(move |(i, _)| &name[i + 1..])
+        .filter(|rest| !rest.is_empty())
+}
+
+/// The patterns read so far, indexed so a long `names` list is checked in time linear in its
+/// length: each new pattern looks up its own name and its ancestors instead of every earlier one.
+#[derive(Default)]
+struct Overlaps {
+    /// Exact name → (pattern, index in names).
+    exact: HashMap<String, (NamePattern, usize)>,
+    /// `*.suffix` → (pattern, index).
+    under: HashMap<String, (NamePattern, usize)>,
+    /// Every strict ancestor of an earlier pattern's name → the first such pattern: a new
+    /// `*.ancestor` holds it.
+    beneath: HashMap<String, (NamePattern, usize)>,
+}
+
+impl Overlaps {
+    /// The first earlier pattern (by index) that selects a name `p` also selects.
+    fn first_overlap(&self, p: &NamePattern) -> Option<(&NamePattern, usize)> {
+        let base = p.base();
+        let same = match p {
+            NamePattern::Exact(_) => self.exact.get(base),
+            NamePattern::Under(_) => self.under.get(base),
+        };
+        let above = ancestors(base).filter_map(|a| self.under.get(a));
+        let below = match p {
+            NamePattern::Exact(_) => None,
+            NamePattern::Under(_) => self.beneath.get(base),
+        };
+        same.into_iter()
+            .chain(above)
+            .chain(below)
+            .min_by_key(|(_, i)| *i)
+            .map(|(q, i)| (q, *i))
+    }
+
+    fn insert(&mut self, p: &NamePattern, i: usize) {
+        let base = p.base();
+        let own = match p {
+            NamePattern::Exact(_) => &mut self.exact,
+            NamePattern::Under(_) => &mut self.under,
+        };
+        own.entry(base.to_string())
+            .or_insert_with(|| (p.clone(), i));
+        for a in ancestors(base) {
+            self.beneath
+                .entry(a.to_string())
+                .or_insert_with(|| (p.clone(), i));
+        }
+    }
 }
 
 /// The set identifier → region map; empty when omitted from a `none` group.
@@ -694,6 +751,54 @@ traffic = "weighted"
             let actual = problems(&text);
             assert_eq!(actual, *expected, "case {case:?}\n{text}");
         }
+    }
+
+    #[test]
+    fn the_overlap_index_agrees_with_the_pairwise_rule() {
+        let patterns: Vec<NamePattern> = [
+            "*.svc.example.com",
+            "a.svc.example.com",
+            "svc.example.com",
+            "*.b.svc.example.com",
+            "x.b.svc.example.com",
+            "*.example.com",
+            "*.example.net",
+            "a.svc.example.comx",
+        ]
+        .iter()
+        .map(|p| pattern(p).unwrap())
+        .collect();
+        for a in &patterns {
+            for b in &patterns {
+                let mut seen = Overlaps::default();
+                seen.insert(a, 0);
+                assert_eq!(
+                    seen.first_overlap(b).is_some(),
+                    overlap(a, b),
+                    "{a} then {b}"
+                );
+            }
+        }
+        // With several earlier patterns, the first by index is named.
+        let mut seen = Overlaps::default();
+        seen.insert(&patterns[4], 0); // x.b.svc.example.com.
+        seen.insert(&patterns[0], 1); // *.svc.example.com.
+        let (q, i) = seen.first_overlap(&patterns[5]).unwrap(); // *.example.com.
+        assert_eq!((q, i), (&patterns[4], 0));
+        assert_eq!(ancestors("a.b.c.").collect::<Vec<_>>(), ["b.c.", "c."]);
+    }
+
+    #[test]
+    fn an_overlap_names_the_position_in_the_file_even_after_a_bad_entry() {
+        let text = selecting(&format!(
+            "names = [\"a b\", \"*.svc.z07.estate.example\", \"x.svc.z07.estate.example\"]\n{IDS}"
+        ));
+        let problems = problems(&text);
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(
+            problems[1].ends_with("x.svc.z07.estate.example. overlaps *.svc.z07.estate.example. (groups[0].select.names[1]): each record set may be selected only once"),
+            "{problems:#?}"
+        );
     }
 
     #[test]
