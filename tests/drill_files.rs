@@ -1,10 +1,15 @@
 //! Every command that reads a drill file refuses the same things the same way: a named pipe, a
 //! device, a file over the size bound. Each command runs under a timeout, so a regression that
-//! blocks on a pipe or reads `/dev/zero` forever fails the test instead of hanging it.
+//! blocks on a pipe or reads `/dev/zero` forever fails the test instead of hanging it. And the
+//! shipped estate example — selections over 20 zones — validates and builds its 10,000-set lab.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use failover_drill::cloud::{RecordSet, ZoneRef};
+use failover_drill::lab::{self, LabOptions};
+use failover_drill::spec;
 
 use crate::support::{Drill, Ran};
 
@@ -94,4 +99,74 @@ fn a_file_over_16_mib_is_refused_before_it_is_read() {
         &big,
         "the file is 16777217 bytes, more than a drill file may be",
     );
+}
+
+#[tokio::test]
+async fn the_estate_example_validates_and_its_lab_holds_ten_thousand_record_sets() {
+    let ran = within_timeout(Drill::new().args(["validate", "drills/estate.toml"]));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("drills/estate.toml: ok"),
+        "{}",
+        ran.stdout
+    );
+
+    let drill = spec::load(Path::new("drills/estate.toml")).expect("valid");
+    assert_eq!(drill.groups.len(), 20);
+    assert!(
+        drill
+            .groups
+            .iter()
+            .all(|g| g.records.is_empty() && g.select.is_some())
+    );
+    let settings = drill.lab.clone().expect("[lab]");
+    assert_eq!(settings.names_per_selection, Some(250));
+    let opts = LabOptions {
+        original_ttl: settings.original_ttl.expect("original_ttl"),
+        ..LabOptions::default()
+    };
+    let clock = opts.clock();
+    let lab = lab::start(std::slice::from_ref(&drill), opts, clock)
+        .await
+        .expect("lab starts");
+    let snapshot = lab.snapshot();
+    lab.shutdown().await;
+
+    let weighted = |z: &failover_drill::lab::snapshot::ZoneSnapshot| -> Vec<RecordSet> {
+        z.records
+            .iter()
+            .filter(|r| r.rtype == "A")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(snapshot.zones.len(), 20);
+    let total: usize = snapshot.zones.iter().map(|z| weighted(z).len()).sum();
+    assert_eq!(total, 10_000);
+    for z in &snapshot.zones {
+        let sets = weighted(z);
+        assert_eq!(sets.len(), 500, "zone {}", z.name);
+        for r in &sets {
+            let expected = match r.set_identifier.as_deref() {
+                Some("use1") => 100,
+                Some("usw2") => 0,
+                other => panic!("{} has set identifier {other:?}", r.name),
+            };
+            assert_eq!(r.weight, Some(expected), "{}", r.name);
+            assert_eq!(r.ttl, Some(300), "{}", r.name);
+        }
+        // What preflight will resolve for the zone's group: every set, shifted to us-west-2.
+        let group = drill
+            .groups
+            .iter()
+            .find(|g| matches!(&g.zone, ZoneRef::Name(n) if *n == z.name))
+            .expect("a group per zone");
+        let specs = spec::resolve(group, &drill.regions, &z.name, &z.records).expect("resolves");
+        assert_eq!(specs.len(), 500, "zone {}", z.name);
+        assert!(specs.iter().all(|s| s.drill_weight
+            == Some(if s.region.as_deref() == Some("us-west-2") {
+                100
+            } else {
+                0
+            })));
+    }
 }

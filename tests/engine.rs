@@ -118,6 +118,7 @@ fn drill() -> Drill {
                         Some(100),
                     ),
                 ],
+                select: None,
             },
             RecordGroup {
                 name: "www".to_string(),
@@ -141,12 +142,14 @@ fn drill() -> Drill {
                         None,
                     ),
                 ],
+                select: None,
             },
             RecordGroup {
                 name: "db".to_string(),
                 zone: ZoneRef::Name("example.net".to_string()),
                 traffic: Traffic::None,
                 records: vec![spec("db.example.net.", "CNAME", None, None, None)],
+                select: None,
             },
         ],
         soak: Duration::from_secs(120),

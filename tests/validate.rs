@@ -728,7 +728,7 @@ fn one_file_with_many_mistakes_reports_them_all_in_file_order() {
             r#"t.toml:6:11: regions.primary: unknown AWS region "US-EAST-1" (region names are lower case: "us-east-1")"#,
             r#"t.toml:10:18: database.global_cluster: invalid identifier "checkout_global": may contain only letters, digits and hyphens"#,
             r#"t.toml:12:8: database.mode: unknown mode "promote"; ..."#,
-            "t.toml:18:1: groups[0].helth_check: unknown key `helth_check` (did you mean `health_check`?); allowed here: name, zone, zone_id, traffic, health_check, records",
+            "t.toml:18:1: groups[0].helth_check: unknown key `helth_check` (did you mean `health_check`?); allowed here: name, zone, zone_id, traffic, health_check, records, select",
             r#"t.toml:21:8: groups[0].records[0].type: unsupported record type "SOA" (the SOA record has no routing a drill could change); ..."#,
             "t.toml:25:1: groups[0].records[0].ttl: unknown key `ttl`; allowed here: name, type, set_identifier, region, drill_weight",
             r#"t.toml:31:16: groups[0].records[1].drill_weight: expected a whole number 0 to 255, found the string "100""#,
@@ -1055,6 +1055,7 @@ fn cli_validates_the_shipped_drills_folder() {
         .args(["validate", "drills/"])
         .expect_code(0)
         .stdout_contains("example.toml: ok")
+        .stdout_contains("estate.toml: ok")
         .stdout_contains("failover-records.toml: ok");
 }
 

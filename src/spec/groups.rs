@@ -1,6 +1,6 @@
 //! `[[groups]]`: which records a drill touches and how it shifts their traffic, plus the
-//! file-wide rules (unique group names, no record listed twice). Records are read in `records.rs`;
-//! the per-style traffic rules live in `traffic.rs`.
+//! file-wide rules (unique group names, no record listed or selected twice). Listed records are
+//! read in `records.rs`, selections in `select.rs`; the per-style traffic rules live in `traffic.rs`.
 
 use std::collections::HashMap;
 
@@ -8,9 +8,10 @@ use crate::cloud::ZoneRef;
 
 use super::checks;
 use super::drill::check;
-use super::model::{RecordGroup, Regions, Traffic};
-use super::reader::{Field, Reader, Table};
+use super::model::{NamePattern, RecordGroup, Regions, Traffic};
+use super::reader::{Field, Reader, Span, Table};
 use super::records::{self, Draft};
+use super::select;
 use super::traffic;
 
 const GROUP_KEYS: &[&str] = &[
@@ -20,18 +21,19 @@ const GROUP_KEYS: &[&str] = &[
     "traffic",
     "health_check",
     "records",
+    "select",
 ];
 
 /// Which traffic style a group declared (before its health check is known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Style {
+pub(super) enum Style {
     Weighted,
     Failover,
     None,
 }
 
 impl Style {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Style::Weighted => "weighted",
             Style::Failover => "failover",
@@ -84,6 +86,8 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
     // (zone, name, type, set id) → key path of the record that listed it first.
     // ZoneRef is not Hash; its Display (`zone example.com.` / `zone id Z…`) is as distinct.
     let mut seen: HashMap<(String, String, String, Option<String>), String> = HashMap::new();
+    // Every listed record that reads cleanly: (zone, name, type, span of its name, key path).
+    let mut listed: Vec<Listed> = Vec::new();
     for table in groups {
         if let Some(name) = table.map.get("name")
             && let Some(text) = name.get_ref().as_str()
@@ -123,6 +127,14 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
             else {
                 continue;
             };
+            let name_span = map.get("name").map_or(record.span(), |v| v.span());
+            listed.push(Listed {
+                zone: zone.to_string(),
+                name: name.clone(),
+                rtype: rtype.clone(),
+                span: name_span,
+                key: format!("{}.records[{j}].name", table.path),
+            });
             let set_id = text("set_identifier").map(str::to_string);
             // A weighted or failover record without a set identifier is already reported; two of
             // them are not a second problem.
@@ -154,6 +166,106 @@ fn duplicates(r: &mut Reader, groups: &[Table]) {
                 seen.insert(key, path);
             }
         }
+    }
+    selections(r, groups, &listed);
+}
+
+/// A record a group lists, as read for the file-wide checks.
+struct Listed {
+    /// `ZoneRef`'s display: `zone example.com.` or `zone id Z…`.
+    zone: String,
+    name: String,
+    rtype: String,
+    /// The record's `name` value.
+    span: Span,
+    key: String,
+}
+
+/// A selection that read cleanly, as earlier groups' selections are remembered.
+struct Selected {
+    zone: String,
+    select: select::RawSelection,
+    key: String,
+}
+
+/// A record set belongs to one group: a selection may not overlap another selection of the same
+/// zone and type, nor select a record another group lists.
+fn selections(r: &mut Reader, groups: &[Table], listed: &[Listed]) {
+    let mut earlier: Vec<Selected> = Vec::new();
+    for table in groups {
+        // A group with both records and a selection is refused on its own.
+        if table.map.contains_key("records") {
+            continue;
+        }
+        let (Some(zone), Some(select)) = (zone_ref(table), select::raw(table)) else {
+            continue;
+        };
+        let zone = zone.to_string();
+        let key = table.key("select");
+        let rtype = &select.rtype;
+        // Where to point: each pattern, or the table when it selects every name.
+        let points: Vec<(Option<&NamePattern>, Span, &str)> = match &select.patterns {
+            Some(ps) => ps
+                .iter()
+                .map(|p| (Some(&p.pattern), p.span.clone(), p.key.as_str()))
+                .collect(),
+            None => {
+                let span = table
+                    .map
+                    .get("select")
+                    .map_or(table.span.clone(), |v| v.span());
+                vec![(None, span, key.as_str())]
+            }
+        };
+        for (p, at, at_key) in &points {
+            let here = p.map_or_else(|| "every name".to_string(), ToString::to_string);
+            for other in &earlier {
+                if other.zone != zone || other.select.rtype != *rtype {
+                    continue;
+                }
+                let clash = match (p, &other.select.patterns) {
+                    (None, _) | (_, None) => Some("every name".to_string()),
+                    (Some(p), Some(theirs)) => theirs
+                        .iter()
+                        .find(|q| select::overlap(p, &q.pattern))
+                        .map(|q| q.pattern.to_string()),
+                };
+                if let Some(theirs) = clash {
+                    r.conflict(
+                        at.clone(),
+                        *at_key,
+                        format!(
+                            "{here} ({rtype}) overlaps {theirs} selected by {} in {zone}: a record set belongs to one group only",
+                            other.key
+                        ),
+                    );
+                }
+            }
+        }
+        for l in listed {
+            if l.zone != zone || l.rtype != *rtype {
+                continue;
+            }
+            let by = match &select.patterns {
+                // Listed names lie inside the zone (checked with the record).
+                None => Some("every name".to_string()),
+                Some(ps) => ps
+                    .iter()
+                    .find(|p| p.pattern.matches(&l.name))
+                    .map(|p| p.pattern.to_string()),
+            };
+            if let Some(by) = by {
+                r.conflict(
+                    l.span.clone(),
+                    l.key.clone(),
+                    format!(
+                        "record {} {rtype} is also selected by {key} ({by}) in {zone}: a record set belongs to one group only",
+                        l.name
+                    ),
+                );
+            }
+        }
+        earlier.push(Selected { zone, select, key });
     }
 }
 
@@ -265,6 +377,41 @@ fn read_group(r: &mut Reader, table: &Table, regions: Option<&Regions>) -> Optio
         Some(ZoneRef::Name(z)) => Some(z.as_str()),
         _ => None,
     };
+    let selection = table.map.get("select").map(|value| {
+        if table.map.contains_key("records") {
+            r.conflict(
+                value.span(),
+                table.key("select"),
+                "a group has either [[groups.records]] or [groups.select], not both: list the records, or select them by name",
+            );
+        }
+        match r.table(table, "select", "a table [groups.select]") {
+            Field::Present(t) => select::read(r, &t, zone_name, style.as_present().copied(), regions),
+            _ => None,
+        }
+    });
+    if let Some(selection) = selection {
+        if table.map.contains_key("records") {
+            // Still report what is wrong inside the records, but the group is refused.
+            let _ = records::read(r, table, zone_name, regions);
+            return None;
+        }
+        let traffic = match style.present()? {
+            Style::Weighted => Traffic::Weighted,
+            Style::Failover => Traffic::Failover {
+                health_check: health_check??,
+            },
+            Style::None => Traffic::None,
+        };
+        return Some(RecordGroup {
+            name: name?.value,
+            zone: zone?,
+            traffic,
+            records: Vec::new(),
+            select: Some(selection?),
+        });
+    }
+
     let drafts = records::read(r, table, zone_name, regions);
     if let (Some(drafts), Some(style)) = (&drafts, style.as_present()) {
         match style {
@@ -304,6 +451,7 @@ fn read_group(r: &mut Reader, table: &Table, regions: Option<&Regions>) -> Optio
         zone: zone?,
         traffic,
         records,
+        select: None,
     })
 }
 

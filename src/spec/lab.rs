@@ -9,7 +9,19 @@ use serde::Serialize;
 
 use super::reader::{Field, Reader, Table};
 
-pub(super) const KEYS: &[&str] = &["time_scale", "original_ttl", "faults"];
+pub(super) const KEYS: &[&str] = &[
+    "time_scale",
+    "original_ttl",
+    "faults",
+    "names_per_selection",
+];
+
+/// How many names the lab seeds for each `*.suffix` pattern (or omitted `names`) of a
+/// `[groups.select]`, when `[lab] names_per_selection` does not say.
+pub const DEFAULT_NAMES_PER_SELECTION: u32 = 3;
+/// The most `names_per_selection` may ask for: enough for a large estate, bounded so a typo cannot
+/// make the lab build millions of records.
+pub const MAX_NAMES_PER_SELECTION: u32 = 100_000;
 
 /// The `[lab]` table, validated. Command-line `--fault` and `--time-scale` add to / override it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -20,6 +32,16 @@ pub struct LabSettings {
     pub original_ttl: Option<i64>,
     /// Faults, in the `--fault` syntax.
     pub faults: Vec<String>,
+    /// Names seeded per `*.suffix` pattern of a `[groups.select]`; None means
+    /// [`DEFAULT_NAMES_PER_SELECTION`].
+    pub names_per_selection: Option<u32>,
+}
+
+impl LabSettings {
+    pub fn names_per_selection(&self) -> u32 {
+        self.names_per_selection
+            .unwrap_or(DEFAULT_NAMES_PER_SELECTION)
+    }
 }
 
 /// None when the table is present but wrong (the problems are in `r`).
@@ -67,6 +89,28 @@ pub(super) fn read(r: &mut Reader, root: &Table) -> Option<Option<LabSettings>> 
                     "{} is out of range: 1 to {}",
                     t.value,
                     super::drill::MAX_TTL
+                ),
+            );
+        }
+        Field::Absent => {}
+        Field::Invalid => ok = false,
+    }
+    match r.integer(
+        &table,
+        "names_per_selection",
+        "an integer number of names, 1 to 100000",
+    ) {
+        Field::Present(n) if (1..=i64::from(MAX_NAMES_PER_SELECTION)).contains(&n.value) => {
+            settings.names_per_selection = u32::try_from(n.value).ok()
+        }
+        Field::Present(n) => {
+            ok = false;
+            r.error(
+                n.span,
+                table.key("names_per_selection"),
+                format!(
+                    "{} is out of range: 1 to {MAX_NAMES_PER_SELECTION}",
+                    n.value
                 ),
             );
         }

@@ -18,8 +18,10 @@ mod probes;
 mod reader;
 mod records;
 pub mod regions;
+mod resolve;
 mod schedule;
 pub mod scheduling;
+mod select;
 mod suggest;
 mod traffic;
 
@@ -35,10 +37,12 @@ pub use drill::{
     DEFAULT_INSYNC, DEFAULT_PROMOTION, DEFAULT_SOAK, DEFAULT_TTL, DEFAULT_VERIFY, MAX_TTL,
 };
 pub use files::{MAX_DRILL_FILE_BYTES, drill_files};
-pub use lab::LabSettings;
+pub use lab::{DEFAULT_NAMES_PER_SELECTION, LabSettings, MAX_NAMES_PER_SELECTION};
 pub use model::*;
 pub use notify::Notify;
+pub use resolve::resolve;
 pub use schedule::parse_cron;
+pub use select::{DEFAULT_PRIMARY_WEIGHT, DEFAULT_SECONDARY_WEIGHT};
 
 /// Reads and validates a drill file: every command loads one through here. An unreadable file
 /// (missing, not a regular file, over `MAX_DRILL_FILE_BYTES`) is one diagnostic; `Drill::sha256` is the

@@ -1,6 +1,7 @@
 //! The validated drill: what a drill file means once every check has passed. Nothing here can be
 //! half-valid; `spec::load` is the only way to build one from a file.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -101,7 +102,75 @@ pub struct RecordGroup {
     pub name: String,
     pub zone: ZoneRef,
     pub traffic: Traffic,
+    /// `[[groups.records]]` as listed; empty when the group uses `select`.
     pub records: Vec<RecordSpec>,
+    /// `[groups.select]`: the records are whatever the zone holds that this matches, found at
+    /// preflight by [`super::select::resolve`]. Exactly one of `records` and `select` names records.
+    pub select: Option<Selection>,
+}
+
+/// `[groups.select]`, validated: which record sets of the group's zone the drill touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// None: every name in the zone. Otherwise at least one pattern, none overlapping another.
+    pub names: Option<Vec<NamePattern>>,
+    /// Upper case; default `A`.
+    pub rtype: String,
+    /// Set identifier → the region that set sends traffic to (one of the drill's two regions).
+    /// Every selected set must have an entry in weighted and failover groups.
+    pub set_identifiers: BTreeMap<String, String>,
+    /// Weighted groups: the weight during the drill for each of the drill's two regions (defaults
+    /// filled in: primary 0, secondary 100). Empty for other groups.
+    pub drill_weights: BTreeMap<String, i64>,
+}
+
+/// One entry of `select.names`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamePattern {
+    /// This name (fully qualified, lower case, trailing dot).
+    Exact(String),
+    /// `*.suffix`: every name strictly under the suffix (held fully qualified, lower case).
+    Under(String),
+}
+
+impl NamePattern {
+    /// Whether `name` (fully qualified, lower case) is selected by this pattern.
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            NamePattern::Exact(n) => n == name,
+            NamePattern::Under(suffix) => strictly_under(name, suffix),
+        }
+    }
+
+    /// The name, or the suffix the names lie under.
+    pub fn base(&self) -> &str {
+        match self {
+            NamePattern::Exact(n) | NamePattern::Under(n) => n,
+        }
+    }
+}
+
+/// `a.b.example.com.` is strictly under `example.com.`; `example.com.` and `xexample.com.` are not.
+pub(crate) fn strictly_under(name: &str, suffix: &str) -> bool {
+    name.len() > suffix.len()
+        && name.ends_with(suffix)
+        && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+}
+
+impl std::fmt::Display for NamePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NamePattern::Exact(n) => f.write_str(n),
+            NamePattern::Under(suffix) => write!(f, "*.{suffix}"),
+        }
+    }
+}
+
+/// As written in the file (`*.svc.example.com.`), so reports and plans read like the drill file.
+impl Serialize for NamePattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,7 +223,9 @@ pub use super::probes::{
 };
 
 impl Drill {
-    /// Every record the drill touches, with the zone it lives in.
+    /// Every record the file lists in `[[groups.records]]`, with its group. Groups that use
+    /// `[groups.select]` contribute none here: their records are known only once the zone is listed
+    /// (`spec::resolve`), and their regions are in `Selection::set_identifiers`.
     pub fn records(&self) -> impl Iterator<Item = (&RecordGroup, &RecordSpec)> {
         self.groups
             .iter()

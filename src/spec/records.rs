@@ -72,7 +72,7 @@ pub(super) fn read<'d, 'i>(
             r.missing(
                 group,
                 "records",
-                "missing [[groups.records]]: a group needs at least one record",
+                "missing [[groups.records]] or [groups.select]: a group needs records to shift; list them, or select them by name",
             );
             return None;
         }
