@@ -1,13 +1,14 @@
 //! `drill plan`: the ordered actions a run would take, with the AWS operation each calls and the
 //! values it changes, computed from the read-only preflight.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::spec::{Drill, Mode};
+use crate::spec::{Drill, Mode, NamePattern};
 
-use super::preflight::Plan;
+use super::preflight::{Plan, PlannedRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {
@@ -41,14 +42,12 @@ pub fn actions(drill: &Drill, plan: &Plan, failback: bool) -> Vec<Action> {
         .iter()
         .filter(|r| r.current.ttl.is_some_and(|t| t > ttl))
         .collect();
-    for r in &lowered {
-        out.push(act(
-            "lower_ttls",
-            "ChangeResourceRecordSets UPSERT",
-            r.key.to_string(),
-            format!("TTL {} → {ttl}", r.current.ttl.unwrap_or_default()),
-        ));
+    for r in &selected(drill, plan) {
+        out.push(r.clone());
     }
+    out.extend(per_group("lower_ttls", CONDITIONAL, &lowered, |r| {
+        format!("TTL {} → {ttl}", r.current.ttl.unwrap_or_default())
+    }));
     if let Some(longest) = plan.longest_lowered_ttl(ttl) {
         out.push(act(
             "lower_ttls",
@@ -68,18 +67,22 @@ pub fn actions(drill: &Drill, plan: &Plan, failback: bool) -> Vec<Action> {
         format!("global cluster {}", db.global_cluster),
         format!("writer {} → {}", plan.primary_arn, plan.secondary_arn),
     ));
-    for r in &plan.records {
-        if let Some(w) = r.spec.drill_weight
-            && r.current.weight != Some(w)
-        {
-            out.push(act(
-                "shift_traffic",
-                "ChangeResourceRecordSets UPSERT",
-                r.key.to_string(),
-                format!("weight {} → {w}", r.current.weight.unwrap_or_default()),
-            ));
-        }
-    }
+    let shifted: Vec<_> = plan
+        .records
+        .iter()
+        .filter(|r| {
+            r.spec
+                .drill_weight
+                .is_some_and(|w| r.current.weight != Some(w))
+        })
+        .collect();
+    out.extend(per_group("shift_traffic", CONDITIONAL, &shifted, |r| {
+        format!(
+            "weight {} → {}",
+            r.current.weight.unwrap_or_default(),
+            r.spec.drill_weight.unwrap_or_default()
+        )
+    }));
     for hc in &plan.health_checks {
         out.push(act(
             "shift_traffic",
@@ -120,13 +123,123 @@ pub fn actions(drill: &Drill, plan: &Plan, failback: bool) -> Vec<Action> {
             format!("expect {}", drill.regions.primary),
         ));
     }
-    for r in &lowered {
-        out.push(act(
-            "restore_ttls",
-            "ChangeResourceRecordSets UPSERT",
-            r.key.to_string(),
-            format!("TTL {ttl} → {}", r.current.ttl.unwrap_or_default()),
-        ));
+    out.extend(per_group(
+        "restore_ttls",
+        "ChangeResourceRecordSets UPSERT",
+        &lowered,
+        |r| format!("TTL {ttl} → {}", r.current.ttl.unwrap_or_default()),
+    ));
+    out
+}
+
+/// A forward change: DELETE the record set as read and CREATE the new one, in one atomic batch.
+const CONDITIONAL: &str = "ChangeResourceRecordSets DELETE+CREATE";
+
+/// Past this many records, a group's changes in one step are shown as one line.
+const LISTED: usize = 10;
+
+/// One action per record, or, for a group with more than `LISTED` records in this step, one line
+/// for the whole group: how many record sets, and the change (or how many distinct changes).
+fn per_group(
+    step: &'static str,
+    operation: &str,
+    records: &[&PlannedRecord],
+    change: impl Fn(&PlannedRecord) -> String,
+) -> Vec<Action> {
+    let mut groups: Vec<(&str, Vec<&PlannedRecord>)> = Vec::new();
+    for r in records {
+        match groups.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, rs)) => rs.push(r),
+            None => groups.push((&r.group, vec![r])),
+        }
+    }
+    let mut out = Vec::new();
+    for (group, rs) in groups {
+        if rs.len() <= LISTED {
+            out.extend(rs.iter().map(|r| Action {
+                step,
+                operation: operation.to_string(),
+                resource: r.key.to_string(),
+                change: change(r),
+            }));
+            continue;
+        }
+        let mut changes: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &rs {
+            *changes.entry(change(r)).or_default() += 1;
+        }
+        let zones: BTreeSet<&str> = rs.iter().map(|r| r.key.zone_id.as_str()).collect();
+        let zones: Vec<&str> = zones.into_iter().collect();
+        out.push(Action {
+            step,
+            operation: operation.to_string(),
+            resource: format!(
+                "group {group}: {} record sets in zone {}",
+                rs.len(),
+                zones.join(", ")
+            ),
+            change: match changes.len() {
+                1 => changes.into_keys().next().unwrap_or_default(),
+                n if n <= 4 => changes
+                    .iter()
+                    .map(|(c, k)| format!("{c} ({k})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                n => format!(
+                    "{n} distinct changes, e.g. {}",
+                    changes.into_keys().next().unwrap_or_default()
+                ),
+            },
+        });
+    }
+    out
+}
+
+/// What each `[groups.select]` resolved to: the record sets, names and regions it found.
+fn selected(drill: &Drill, plan: &Plan) -> Vec<Action> {
+    let mut out = Vec::new();
+    for group in &drill.groups {
+        let Some(select) = &group.select else {
+            continue;
+        };
+        let rs: Vec<&PlannedRecord> = plan
+            .records
+            .iter()
+            .filter(|r| r.group == group.name)
+            .collect();
+        let names: BTreeSet<&str> = rs.iter().map(|r| r.key.name.as_str()).collect();
+        let mut by_region: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &rs {
+            let id = r.key.set_identifier.as_deref().unwrap_or("-");
+            let region = r.spec.region.as_deref().unwrap_or("-");
+            *by_region.entry(format!("{id} → {region}")).or_default() += 1;
+        }
+        let patterns = match &select.names {
+            Some(ps) => ps
+                .iter()
+                .map(|p| match p {
+                    NamePattern::Exact(n) => n.clone(),
+                    NamePattern::Under(n) => format!("*.{n}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "every name".to_string(),
+        };
+        out.push(Action {
+            step: "preflight",
+            operation: "select".to_string(),
+            resource: format!("group {}: {patterns} {}", group.name, select.rtype),
+            change: format!(
+                "{} record sets, {} names ({})",
+                rs.len(),
+                names.len(),
+                by_region
+                    .iter()
+                    .map(|(k, n)| format!("{k}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
     }
     out
 }

@@ -10,7 +10,7 @@ use crate::cloud::{
     Cloud, CloudError, GlobalCluster, HealthCheck, HostedZone, NameSpan, RecordKey, RecordSet,
     ZoneRef, region_of_arn,
 };
-use crate::spec::{Drill, RecordSpec, Traffic};
+use crate::spec::{Drill, NamePattern, RecordSpec, Traffic};
 
 /// One record the drill will touch, as it is now.
 #[derive(Debug, Clone, Serialize)]
@@ -83,12 +83,23 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
         let Some(zone) = zones.get(&zone_label(&group.zone)) else {
             continue;
         };
-        let names = group.records.iter().map(|r| r.name.as_str());
-        let names = names.filter(|n| within(n, &zone.name));
-        let span = NameSpan::covering(names);
-        if span.from.is_none() {
-            continue;
-        }
+        let span = match &group.select {
+            // A selection's patterns name their base names; without names, the whole zone.
+            Some(select) => match &select.names {
+                Some(patterns) => NameSpan::covering(patterns.iter().map(|p| match p {
+                    NamePattern::Exact(n) | NamePattern::Under(n) => n.as_str(),
+                })),
+                None => NameSpan::all(),
+            },
+            None => {
+                let names = group.records.iter().map(|r| r.name.as_str());
+                let span = NameSpan::covering(names.filter(|n| within(n, &zone.name)));
+                if span.from.is_none() {
+                    continue;
+                }
+                span
+            }
+        };
         spans
             .entry(zone.id.clone())
             .and_modify(|s| *s = s.union(&span))
@@ -109,14 +120,32 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
         }
     }
 
-    let mut records = Vec::new();
+    let mut records: Vec<PlannedRecord> = Vec::new();
+    let mut owner: BTreeMap<RecordKey, String> = BTreeMap::new();
     let mut health_checks = Vec::new();
     for group in &drill.groups {
         let Some(zone) = zones.get(&zone_label(&group.zone)) else {
             continue;
         };
+        let specs = match (&group.select, listings.get(&zone.id)) {
+            (None, _) => group.records.clone(),
+            (Some(_), Some(Ok(listing))) => {
+                match crate::spec::resolve(group, &drill.regions, &zone.name, listing) {
+                    Ok(specs) => specs,
+                    Err(why) => {
+                        reasons.extend(
+                            why.into_iter()
+                                .map(|w| format!("group {}: {w}", group.name)),
+                        );
+                        continue;
+                    }
+                }
+            }
+            // The zone could not be listed: its error is already a reason.
+            (Some(_), _) => continue,
+        };
         let mut found = Vec::new();
-        for spec in &group.records {
+        for spec in &specs {
             if !within(&spec.name, &zone.name) {
                 reasons.push(format!(
                     "group {}: {} is not inside zone {} ({})",
@@ -155,7 +184,7 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
                     .filter(|r| r.spec.region.as_deref() == Some(&drill.regions.primary))
                     .filter_map(|r| r.current.weight)
                     .sum();
-                if found.len() == group.records.len() && primary == 0 {
+                if found.len() == specs.len() && primary == 0 {
                     reasons.push(format!(
                         "group {}: the records in {} carry no weight now, so traffic is not in the primary region to begin with",
                         group.name, drill.regions.primary
@@ -172,6 +201,16 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
                 }
             }
             Traffic::None => {}
+        }
+        // A record set selected twice (two groups naming one zone by id and by name) would be
+        // changed twice by one batch, which Route 53 refuses.
+        for r in &found {
+            if let Some(other) = owner.insert(r.key.clone(), r.group.clone()) {
+                reasons.push(format!(
+                    "group {}: {} is also in group {other}: a record set belongs to one group",
+                    r.group, r.key
+                ));
+            }
         }
         records.extend(found);
     }
