@@ -168,20 +168,42 @@ impl Ctx<'_> {
         Ok(lock(&self.journal).intent(step, self.clock.now(), mutation)?)
     }
 
+    /// Journals the intent to make each mutation, all in one fsync'd write.
+    pub fn intents(&self, step: &str, mutations: Vec<Mutation>) -> Result<Vec<u64>, StepError> {
+        let mut first = lock(&self.first_change);
+        if first.is_none() {
+            *first = Some(self.clock.elapsed());
+        }
+        Ok(lock(&self.journal).intents(step, self.clock.now(), mutations)?)
+    }
+
     pub fn done(&self, seq: u64) -> Result<(), StepError> {
-        Ok(lock(&self.journal).append(&Line::Done {
-            seq,
-            at: self.clock.now(),
-        })?)
+        self.dones(&[seq])
+    }
+
+    /// Journals that these mutations were made, in one write.
+    pub fn dones(&self, seqs: &[u64]) -> Result<(), StepError> {
+        let at = self.clock.now();
+        let lines: Vec<Line> = seqs.iter().map(|&seq| Line::Done { seq, at }).collect();
+        Ok(lock(&self.journal).append_all(&lines)?)
     }
 
     pub fn failed(&self, seq: u64, error: &str) {
-        let line = Line::Failed {
-            seq,
-            at: self.clock.now(),
-            error: error.to_string(),
-        };
-        if let Err(e) = lock(&self.journal).append(&line) {
+        self.failed_all(&[seq], error)
+    }
+
+    /// Journals that the call making these mutations failed, in one write.
+    pub fn failed_all(&self, seqs: &[u64], error: &str) {
+        let at = self.clock.now();
+        let lines: Vec<Line> = seqs
+            .iter()
+            .map(|&seq| Line::Failed {
+                seq,
+                at,
+                error: error.to_string(),
+            })
+            .collect();
+        if let Err(e) = lock(&self.journal).append_all(&lines) {
             tracing::error!("{e}");
         }
     }

@@ -36,7 +36,7 @@ async fn replace(
         by_zone.entry(u.0.zone_id.clone()).or_default().push(u);
     }
     let calls = by_zone.into_iter().map(|(zone, updates)| async move {
-        let mut seqs = Vec::new();
+        let mut mutations = Vec::new();
         let mut changes = Vec::new();
         for (key, before, after) in updates {
             changes.push(RecordChange {
@@ -47,8 +47,9 @@ async fn replace(
                 action: ChangeAction::Create,
                 record: after.clone(),
             });
-            seqs.push(ctx.intent(step, Mutation::RecordSet { key, before, after })?);
+            mutations.push(Mutation::RecordSet { key, before, after });
         }
+        let seqs = ctx.intents(step, mutations)?;
         match ctx
             .cloud
             .route53
@@ -56,9 +57,7 @@ async fn replace(
             .await
         {
             Ok(infos) => {
-                for seq in &seqs {
-                    ctx.done(*seq)?;
-                }
+                ctx.dones(&seqs)?;
                 Ok(infos
                     .into_iter()
                     .filter(|i| i.status == ChangeStatus::Pending)
@@ -66,9 +65,7 @@ async fn replace(
                     .collect::<Vec<_>>())
             }
             Err(e) => {
-                for seq in &seqs {
-                    ctx.failed(*seq, &e.to_string());
-                }
+                ctx.failed_all(&seqs, &e.to_string());
                 Err(drifted(&zone, e))
             }
         }

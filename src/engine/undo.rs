@@ -285,11 +285,24 @@ impl Undoer<'_> {
     }
 
     fn restored(&self, entry: &Entry, how: &str) {
-        self.record(Line::Undone {
-            seq: entry.seq,
-            at: self.clock.now(),
-            how: how.to_string(),
-        });
+        self.restored_all(&[entry], how);
+    }
+
+    /// Journals these entries undone, in one write.
+    fn restored_all(&self, entries: &[&Entry], how: &str) {
+        let at = self.clock.now();
+        let lines: Vec<Line> = entries
+            .iter()
+            .map(|e| Line::Undone {
+                seq: e.seq,
+                at,
+                how: how.to_string(),
+            })
+            .collect();
+        let mut journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = journal.append_all(&lines) {
+            tracing::error!("{e}");
+        }
     }
 
     fn left(entry: &Entry, reason: String) -> Left {
@@ -338,9 +351,17 @@ impl Undoer<'_> {
                     .push(e);
             }
         }
+        // Every record set's whole history, indexed once (not searched per record set).
+        let mut histories: BTreeMap<&RecordKey, Vec<&Entry>> = BTreeMap::new();
+        for e in journal {
+            if let Mutation::RecordSet { key, .. } = &e.mutation {
+                histories.entry(key).or_default().push(e);
+            }
+        }
+        let histories = &histories;
         let zones = by_zone
             .into_iter()
-            .map(|(zone, keys)| self.undo_zone(journal, zone, keys, hold));
+            .map(|(zone, keys)| self.undo_zone(histories, zone, keys, hold));
         let mut undone = Undone::default();
         for z in futures::future::join_all(zones).await {
             undone.extend(z);
@@ -350,7 +371,7 @@ impl Undoer<'_> {
 
     async fn undo_zone(
         &self,
-        journal: &[Entry],
+        histories: &BTreeMap<&RecordKey, Vec<&Entry>>,
         zone: &str,
         keys: BTreeMap<&RecordKey, Vec<&Entry>>,
         hold: Option<&str>,
@@ -358,6 +379,7 @@ impl Undoer<'_> {
         let mut undone = Undone::default();
         let mut changes = Vec::new();
         let mut pending: Vec<&Entry> = Vec::new();
+        let mut already: Vec<&Entry> = Vec::new();
         // The zone is listed once, over the span of the names being undone.
         let span = NameSpan::covering(keys.keys().map(|k| k.name.as_str()));
         let wanted = keys.keys().copied().collect();
@@ -371,12 +393,9 @@ impl Undoer<'_> {
             }
         };
         for (key, undoing) in keys {
-            let history: Vec<&Entry> = journal
-                .iter()
-                .filter(|e| matches!(&e.mutation, Mutation::RecordSet { key: k, .. } if k == key))
-                .collect();
+            let history = histories.get(key).map(Vec::as_slice).unwrap_or_default();
             let current = now.get(key);
-            let plan = records::plan(&history, &undoing, current, hold.is_some());
+            let plan = records::plan(history, &undoing, current, hold.is_some());
             if let Some(record) = plan.write {
                 changes.push(RecordChange {
                     action: ChangeAction::Upsert,
@@ -388,7 +407,7 @@ impl Undoer<'_> {
                     continue;
                 };
                 match verdict {
-                    Verdict::Already => self.restored(entry, "already"),
+                    Verdict::Already => already.push(entry),
                     Verdict::Restore => pending.push(entry),
                     Verdict::Held => undone
                         .held
@@ -397,6 +416,7 @@ impl Undoer<'_> {
                 }
             }
         }
+        self.restored_all(&already, "already");
         if changes.is_empty() {
             return undone;
         }
@@ -407,9 +427,7 @@ impl Undoer<'_> {
             .await
         {
             Ok(infos) => {
-                for entry in pending {
-                    self.restored(entry, "restored");
-                }
+                self.restored_all(&pending, "restored");
                 let ids: Vec<String> = infos
                     .iter()
                     .filter(|c| c.status == ChangeStatus::Pending)
