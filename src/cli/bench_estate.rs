@@ -51,7 +51,7 @@ impl Estate {
         if !(1..=99).contains(&zones) {
             return Err(CliError::Usage(format!("--zones {zones}: must be 1 to 99")));
         }
-        if records == 0 || records % (2 * zones) != 0 || records > 200_000 {
+        if records == 0 || !records.is_multiple_of(2 * zones) || records > 200_000 {
             return Err(CliError::Usage(format!(
                 "--records {records}: must be a positive multiple of 2 × --zones ({}), at most 200000: \
                  each zone gets the same number of names, each name two weighted record sets",
