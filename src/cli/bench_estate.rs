@@ -207,6 +207,9 @@ pub struct UndoTiming {
     pub poll_s: f64,
     /// 2 × (slowest INSYNC + one poll): routing back, then TTLs back.
     pub bound_s: f64,
+    /// From the pass's last ChangeResourceRecordSets call to the pass's end: the last undo's own
+    /// INSYNC wait and poll.
+    pub last_change_to_end_s: Option<f64>,
 }
 
 /// A compact picture of a world snapshot, and whether before and after were equal.
@@ -817,11 +820,22 @@ pub fn undo_timing(
     let (from, to) = (lab_seconds(origin, start), lab_seconds(origin, end));
     let slowest = slowest_insync(truth, from, to).unwrap_or(truth.timings.insync.as_secs_f64());
     let poll_s = poll.as_secs_f64();
+    let last_change = truth
+        .events
+        .iter()
+        .filter(|e| e.t >= from && e.t <= to)
+        .filter(|e| {
+            matches!(&e.what, What::ApiCall { service, operation, .. }
+                if service == "route53" && operation == "ChangeResourceRecordSets")
+        })
+        .map(|e| e.t)
+        .last();
     Some(UndoTiming {
         seconds: (to - from).max(0.0),
         slowest_insync_s: slowest,
         poll_s,
         bound_s: 2.0 * (slowest + poll_s),
+        last_change_to_end_s: last_change.map(|t| to - t),
     })
 }
 
@@ -960,8 +974,12 @@ fn print_scenario(f: &ScenarioFigures, estate: &Estate) {
     );
     if let Some(u) = &f.undo {
         println!(
-            "  last undo, record sets after the writer: {:.1} s; 2 × (slowest INSYNC {:.1} s + poll {:.1} s) = {:.1} s",
-            u.seconds, u.slowest_insync_s, u.poll_s, u.bound_s
+            "  last undo, record sets after the writer: {:.1} s (its last change to its end: {}); 2 × (slowest INSYNC {:.1} s + poll {:.1} s) = {:.1} s",
+            u.seconds,
+            seconds(u.last_change_to_end_s),
+            u.slowest_insync_s,
+            u.poll_s,
+            u.bound_s
         );
     }
     if let Some(c) = &f.recover_calls {
@@ -1133,11 +1151,13 @@ mod tests {
     }
 
     #[test]
-    fn the_undo_time_runs_from_the_writer_back_to_the_last_record_back() {
+    fn the_undo_time_runs_from_the_writer_back_to_the_end_of_the_pass() {
         let origin = Utc::now();
         let at = |s: i64| origin + chrono::Duration::seconds(s);
         let mut gt = truth(vec![
+            call(109.0, "ChangeResourceRecordSets", "Z1"),
             state(110.0, "change C1", "PENDING in zone Z1: Upsert a.x. A"),
+            call(149.0, "ChangeResourceRecordSets", "Z1"),
             state(140.0, "change C1", "INSYNC"),
             state(150.0, "change C2", "PENDING in zone Z1: Upsert a.x. A"),
             state(190.0, "change C2", "INSYNC"),
@@ -1189,6 +1209,7 @@ mod tests {
         assert_eq!(u.seconds, 95.0);
         assert_eq!(u.slowest_insync_s, 40.0);
         assert_eq!(u.bound_s, 90.0);
+        assert_eq!(u.last_change_to_end_s, Some(51.0));
         // Undone lines before the pass are another pass's.
         assert!(undo_timing(&lines, (at(200), at(300)), &gt, poll).is_none());
     }
