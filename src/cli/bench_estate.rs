@@ -829,7 +829,7 @@ pub fn undo_timing(
                 if service == "route53" && operation == "ChangeResourceRecordSets")
         })
         .map(|e| e.t)
-        .last();
+        .next_back();
     Some(UndoTiming {
         seconds: (to - from).max(0.0),
         slowest_insync_s: slowest,

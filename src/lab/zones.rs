@@ -197,16 +197,15 @@ pub fn apply_batch(
             ChangeAction::Create => {
                 if records.contains_key(&key) {
                     messages.push(format!("Tried to create resource record set {} but it already exists", describe(r)));
-                } else if let Some(message) = conflict(zone, &records, r) {
+                } else if let Some(message) = conflict(zone, &records, None, r) {
                     messages.push(message);
                 } else {
                     records.insert(key, r.clone());
                 }
             }
             ChangeAction::Upsert => {
-                let mut without = records.clone();
-                without.remove(&key);
-                match conflict(zone, &without, r) {
+                // Checked against the others, without copying the zone for every UPSERT.
+                match conflict(zone, &records, Some(&key), r) {
                     Some(message) => messages.push(message),
                     None => {
                         records.insert(key, r.clone());
@@ -438,9 +437,26 @@ fn bad_value(rtype: &str, value: &str) -> Option<&'static str> {
     }
 }
 
-/// Checks a record against the others that share its name (CNAME exclusivity, routing mixes).
-fn conflict(zone: &Zone, records: &Records, r: &RecordSet) -> Option<String> {
-    let same_name = records.values().filter(|o| o.name == r.name);
+/// Checks a record against the others that share its name (CNAME exclusivity, routing mixes),
+/// leaving out `replaced` (the set an UPSERT replaces).
+fn conflict(
+    zone: &Zone,
+    records: &Records,
+    replaced: Option<&SortKey>,
+    r: &RecordSet,
+) -> Option<String> {
+    // Every set of one name sorts together, from its labels with the smallest type.
+    let labels = reversed_labels(&r.name);
+    let first = SortKey {
+        labels: labels.clone(),
+        rtype: String::new(),
+        set_identifier: None,
+    };
+    let same_name = records
+        .range(first..)
+        .take_while(|(k, _)| k.labels == labels)
+        .filter(|(k, o)| Some(*k) != replaced && o.name == r.name)
+        .map(|(_, o)| o);
     for other in same_name {
         if (r.rtype == "CNAME") != (other.rtype == "CNAME") {
             return Some(if r.rtype == "CNAME" {
