@@ -3,6 +3,7 @@
 
 mod aws_mocks;
 mod aws_moto;
+mod bench_estate;
 mod cli_lab;
 mod cli_moto;
 mod crash;

@@ -78,6 +78,10 @@ GET CONTROL/info, CONTROL/snapshot and CONTROL/truth (JSON) show its clock, worl
     /// (against a private lab, on the real clock)
     #[command(name = "bench-probes")]
     BenchProbes(BenchArgs),
+    /// Measure a drill over a large estate against a private lab: Route 53 calls per phase, the
+    /// busiest second, modelled durations, against a bound (a benchmark: it judges nothing)
+    #[command(name = "bench-estate")]
+    BenchEstate(BenchEstateArgs),
     /// Run every drill with a `schedule` at its fire times, unattended (or --list them, or check
     /// one with --due)
     #[command(after_help = super::schedule::HELP)]
@@ -95,6 +99,68 @@ pub struct BenchArgs {
     /// How long to run
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub seconds: u64,
+}
+
+/// `drill bench-estate`.
+#[derive(Debug, Args)]
+pub struct BenchEstateArgs {
+    /// Hosted zones, `z00.estate.example` …
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub zones: usize,
+    /// Record sets in all, split evenly over the zones, two weighted sets (us-east-1, us-west-2)
+    /// per name: a multiple of 2 × --zones
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub records: usize,
+    /// Modelled seconds per wall second in the lab
+    #[arg(long, value_name = "X", default_value_t = 30.0)]
+    pub time_scale: f64,
+    /// Which runs to measure
+    #[arg(long, value_enum, default_value_t = EstateScenario::All)]
+    pub scenario: EstateScenario,
+    /// Print the figures as one JSON document instead of tables
+    #[arg(long)]
+    pub json: bool,
+    /// Also write each scenario's phases and the lab's ground truth to DIR/<scenario>.json, to
+    /// check the figures by hand
+    #[arg(long, value_name = "DIR")]
+    pub truth: Option<PathBuf>,
+}
+
+/// The runs `drill bench-estate` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EstateScenario {
+    /// The drill runs to its end and passes
+    Pass,
+    /// The drill is cancelled once traffic has moved, and rolls back
+    Rollback,
+    /// The drill is dropped once traffic has moved (as by SIGKILL), then recovered
+    Recover,
+    /// Pass, rollback and recover in turn
+    All,
+}
+
+impl EstateScenario {
+    pub fn expand(self) -> &'static [EstateScenario] {
+        match self {
+            EstateScenario::Pass => &[EstateScenario::Pass],
+            EstateScenario::Rollback => &[EstateScenario::Rollback],
+            EstateScenario::Recover => &[EstateScenario::Recover],
+            EstateScenario::All => &[
+                EstateScenario::Pass,
+                EstateScenario::Rollback,
+                EstateScenario::Recover,
+            ],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EstateScenario::Pass => "pass",
+            EstateScenario::Rollback => "rollback",
+            EstateScenario::Recover => "recover",
+            EstateScenario::All => "all",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod bench_estate;
 mod common;
 mod cron;
 pub mod exit;
@@ -87,6 +88,7 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Recover(a) => recover::recover(&cli, a).await,
         Command::Report(a) => report::report(&cli, a),
         Command::BenchProbes(a) => bench::bench(a).await,
+        Command::BenchEstate(a) => bench_estate::bench(a).await,
         Command::Schedule(a) => schedule::schedule(&cli, a).await,
         Command::Cron(a) => cron::cron(&cli, a),
     }

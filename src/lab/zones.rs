@@ -114,6 +114,27 @@ pub enum BatchError {
     NoHealthCheck(String),
 }
 
+/// Route 53's limits on one ChangeResourceRecordSets request: changes, ResourceRecord elements, and
+/// characters of record values. The client splits its batches by the same rules
+/// (`cloud::aws::batches`); the two must agree, or the lab would accept what AWS refuses.
+pub const MAX_CHANGES: usize = 1_000;
+pub const MAX_RECORDS: usize = 1_000;
+pub const MAX_VALUE_CHARS: usize = 32_000;
+
+/// (ResourceRecord elements, value characters) of a whole batch as Route 53 counts them: an UPSERT
+/// counts both twice (it deletes and creates); an alias record has no ResourceRecord elements.
+fn batch_weight(changes: &[RecordChange]) -> (usize, usize) {
+    changes.iter().fold((0, 0), |(records, chars), change| {
+        let factor = match change.action {
+            ChangeAction::Upsert => 2,
+            ChangeAction::Create | ChangeAction::Delete => 1,
+        };
+        let values = &change.record.values;
+        let c: usize = values.iter().map(|v| v.chars().count()).sum();
+        (records + values.len() * factor, chars + c * factor)
+    })
+}
+
 /// Validates a whole batch the way Route 53 does and returns the zone's records after it, without
 /// touching the zone: a batch is all or nothing.
 pub fn apply_batch(
@@ -128,10 +149,21 @@ pub fn apply_batch(
                 .to_string(),
         ));
     }
-    if changes.len() > 1000 {
-        return Err(BatchError::Invalid(vec![
-            "Number of records limit of 1000 exceeded.".to_string(),
-        ]));
+    if changes.len() > MAX_CHANGES {
+        return Err(BatchError::Invalid(vec![format!(
+            "Number of records limit of {MAX_CHANGES} exceeded."
+        )]));
+    }
+    let (records, chars) = batch_weight(changes);
+    if records > MAX_RECORDS {
+        return Err(BatchError::Invalid(vec![format!(
+            "Number of records limit of {MAX_RECORDS} exceeded."
+        )]));
+    }
+    if chars > MAX_VALUE_CHARS {
+        return Err(BatchError::Invalid(vec![format!(
+            "RDATA character limit of {MAX_VALUE_CHARS} exceeded."
+        )]));
     }
     for (i, change) in changes.iter().enumerate() {
         schema(i + 1, &change.record)?;
@@ -165,16 +197,15 @@ pub fn apply_batch(
             ChangeAction::Create => {
                 if records.contains_key(&key) {
                     messages.push(format!("Tried to create resource record set {} but it already exists", describe(r)));
-                } else if let Some(message) = conflict(zone, &records, r) {
+                } else if let Some(message) = conflict(zone, &records, None, r) {
                     messages.push(message);
                 } else {
                     records.insert(key, r.clone());
                 }
             }
             ChangeAction::Upsert => {
-                let mut without = records.clone();
-                without.remove(&key);
-                match conflict(zone, &without, r) {
+                // Checked against the others, without copying the zone for every UPSERT.
+                match conflict(zone, &records, Some(&key), r) {
                     Some(message) => messages.push(message),
                     None => {
                         records.insert(key, r.clone());
@@ -406,9 +437,26 @@ fn bad_value(rtype: &str, value: &str) -> Option<&'static str> {
     }
 }
 
-/// Checks a record against the others that share its name (CNAME exclusivity, routing mixes).
-fn conflict(zone: &Zone, records: &Records, r: &RecordSet) -> Option<String> {
-    let same_name = records.values().filter(|o| o.name == r.name);
+/// Checks a record against the others that share its name (CNAME exclusivity, routing mixes),
+/// leaving out `replaced` (the set an UPSERT replaces).
+fn conflict(
+    zone: &Zone,
+    records: &Records,
+    replaced: Option<&SortKey>,
+    r: &RecordSet,
+) -> Option<String> {
+    // Every set of one name sorts together, from its labels with the smallest type.
+    let labels = reversed_labels(&r.name);
+    let first = SortKey {
+        labels: labels.clone(),
+        rtype: String::new(),
+        set_identifier: None,
+    };
+    let same_name = records
+        .range(first..)
+        .take_while(|(k, _)| k.labels == labels)
+        .filter(|(k, o)| Some(*k) != replaced && o.name == r.name)
+        .map(|(_, o)| o);
     for other in same_name {
         if (r.rtype == "CNAME") != (other.rtype == "CNAME") {
             return Some(if r.rtype == "CNAME" {
@@ -724,6 +772,94 @@ mod tests {
             m,
             ["A HostedZone must contain at least one NS record for the zone itself."]
         );
+    }
+
+    /// `n` distinct A records in the zone, each with `values` addresses.
+    fn many(action: ChangeAction, n: usize, values: usize) -> Vec<RecordChange> {
+        (0..n)
+            .map(|i| {
+                let addresses: Vec<String> = (0..values)
+                    .map(|v| format!("10.{}.{}.{v}", i / 256, i % 256))
+                    .collect();
+                let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+                change(
+                    action,
+                    RecordSet::simple(&format!("r{i}.example.com."), "A", 60, &refs),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn at_most_a_thousand_changes() {
+        assert!(apply_batch(&zone(), &many(ChangeAction::Create, 1_000, 1), ANY).is_ok());
+        let m = invalid(apply_batch(
+            &zone(),
+            &many(ChangeAction::Create, 1_001, 1),
+            ANY,
+        ));
+        assert_eq!(m, ["Number of records limit of 1000 exceeded."]);
+    }
+
+    #[test]
+    fn at_most_a_thousand_resource_records() {
+        // 500 changes of 2 values: 1,000 ResourceRecord elements, at the limit.
+        assert!(apply_batch(&zone(), &many(ChangeAction::Create, 500, 2), ANY).is_ok());
+        // One more value anywhere is one over.
+        let mut over = many(ChangeAction::Create, 500, 2);
+        over[0].record.values.push("10.9.9.9".to_string());
+        let m = invalid(apply_batch(&zone(), &over, ANY));
+        assert_eq!(m, ["Number of records limit of 1000 exceeded."]);
+    }
+
+    #[test]
+    fn upserts_count_their_resource_records_twice() {
+        // 500 UPSERTs of one value count 1,000; 501 count 1,002, though CREATEs would fit.
+        assert!(apply_batch(&zone(), &many(ChangeAction::Upsert, 500, 1), ANY).is_ok());
+        assert!(apply_batch(&zone(), &many(ChangeAction::Create, 501, 1), ANY).is_ok());
+        let m = invalid(apply_batch(
+            &zone(),
+            &many(ChangeAction::Upsert, 501, 1),
+            ANY,
+        ));
+        assert_eq!(m, ["Number of records limit of 1000 exceeded."]);
+    }
+
+    /// `n` TXT records of one value, `len` characters each.
+    fn texts(action: ChangeAction, n: usize, len: usize) -> Vec<RecordChange> {
+        (0..n)
+            .map(|i| {
+                let value = format!("{i:0>len$}");
+                change(
+                    action,
+                    RecordSet::simple(&format!("t{i}.example.com."), "TXT", 60, &[&value]),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn at_most_32000_value_characters() {
+        // 100 values of 320 characters: exactly 32,000.
+        assert!(apply_batch(&zone(), &texts(ChangeAction::Create, 100, 320), ANY).is_ok());
+        let mut over = texts(ChangeAction::Create, 100, 320);
+        over[99].record.values[0].push('x');
+        let m = invalid(apply_batch(&zone(), &over, ANY));
+        assert_eq!(m, ["RDATA character limit of 32000 exceeded."]);
+    }
+
+    #[test]
+    fn upserts_count_their_characters_twice() {
+        // 50 UPSERTs of 320 characters count 32,000; a 51st (counted 640) is over, as a CREATE
+        // of the same would not be.
+        assert!(apply_batch(&zone(), &texts(ChangeAction::Upsert, 50, 320), ANY).is_ok());
+        assert!(apply_batch(&zone(), &texts(ChangeAction::Create, 51, 320), ANY).is_ok());
+        let m = invalid(apply_batch(
+            &zone(),
+            &texts(ChangeAction::Upsert, 51, 320),
+            ANY,
+        ));
+        assert_eq!(m, ["RDATA character limit of 32000 exceeded."]);
     }
 
     #[test]
