@@ -187,8 +187,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<PathBuf>,
     pub time: TimeInfo,
-    /// Lab runs only: the time scale, the faults, whether the world ended as it began, and the
-    /// lab's ground truth (every control-plane call, state change, write outage and DNS change).
+    /// Lab runs only: the time scale, the faults, whether the world ended as it began and every
+    /// difference if not, the ground truth's key figures, the critical path, and the name of the
+    /// sidecar file holding the whole picture (`crate::lab::summary`; `docs/report.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<serde_json::Value>,
     /// Drills with `[probes]`: what the probes saw (directions, read-backs, phases, the time
