@@ -426,6 +426,44 @@ fn a_secondary_in_pending_resync_is_refused_and_nothing_changes() {
     );
 }
 
+#[test]
+fn a_sidecar_that_cannot_be_written_is_reported_and_the_report_still_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    // A folder where the sidecar goes: renaming the finished file over it fails.
+    std::fs::create_dir(dir.path().join("report.lab.json")).unwrap();
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["run", "drills/example.toml", "--lab", "--yes", "--report"])
+        .arg(&report)
+        .args(["--time-scale", "60", "--fault", "secondary-pending-resync"])
+        .expect_code(3)
+        .stderr_contains("error: could not write the lab's details to ");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "refused");
+    assert_eq!(r["lab"]["details"], serde_json::Value::Null);
+    assert!(
+        r["lab"]["details_error"]
+            .as_str()
+            .unwrap()
+            .contains("report.lab.json"),
+        "{}",
+        r["lab"]
+    );
+    // The summary is all there.
+    assert_eq!(r["lab"]["world_restored"], true);
+    // The two weighted records of api.example.com, and the zone's own NS and SOA.
+    assert_eq!(r["lab"]["counts"]["record_sets"], 4, "{}", r["lab"]);
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
 /// The write calls the lab saw (whether or not it accepted them).
 fn writes(r: &Report) -> Vec<String> {
     const WRITES: [&str; 4] = [

@@ -409,11 +409,12 @@ pub fn write_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> std::i
         f.write_all(b"\n")?;
         f.into_inner().map_err(|e| e.into_error())?.sync_all()
     })();
-    if let Err(e) = written {
+    let renamed = written.and_then(|()| fs::rename(&tmp, path));
+    if renamed.is_err() {
+        // Nothing half-written stays behind, whichever step failed.
         let _ = fs::remove_file(&tmp);
-        return Err(e);
     }
-    fs::rename(&tmp, path)
+    renamed
 }
 
 #[cfg(test)]
