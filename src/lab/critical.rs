@@ -70,7 +70,7 @@ pub fn lab_waits(truth: &GroundTruth, ignore: &[&str], open_until: DateTime<Utc>
                 if !ignore.iter().any(|i| change.contains(i)) {
                     let what = format!(
                         "Route 53 {resource} to INSYNC ({})",
-                        change.split_once(": ").map(|(_, c)| c).unwrap_or(change)
+                        first_few(change.split_once(": ").map(|(_, c)| c).unwrap_or(change))
                     );
                     open.push((resource.clone(), what, e.at));
                 }
@@ -109,6 +109,21 @@ pub fn lab_waits(truth: &GroundTruth, ignore: &[&str], open_until: DateTime<Utc>
         });
     }
     waits
+}
+
+/// A change batch's description (`Upsert a. A (x), Upsert b. A (y), …`) cut to its first few
+/// items and a count: a batch can hold a thousand records.
+fn first_few(items: &str) -> String {
+    const SHOWN: usize = 3;
+    let all: Vec<&str> = items.split(", ").collect();
+    if all.len() <= SHOWN {
+        return items.to_string();
+    }
+    format!(
+        "{}, … {} changes in all",
+        all[..SHOWN].join(", "),
+        all.len()
+    )
 }
 
 /// The critical path of the span `from`..`to` through `waits`.
@@ -214,7 +229,7 @@ mod tests {
         truth.state(
             s(120),
             "change C2",
-            "PENDING in zone Z: Upsert api. A (east)",
+            "PENDING in zone Z: Upsert a. A (e), Upsert b. A (e), Upsert c. A (e), Upsert d. A (e)",
         );
         let gt = truth.snapshot(s(130));
         let end = gt.started_at + chrono::Duration::seconds(130);
@@ -236,7 +251,7 @@ mod tests {
                 ("failover (data loss allowed) of global-cluster g", 40, 57),
                 ("resync of cluster a", 57, 117),
                 (
-                    "Route 53 change C2 to INSYNC (Upsert api. A (east))",
+                    "Route 53 change C2 to INSYNC (Upsert a. A (e), Upsert b. A (e), Upsert c. A (e), … 4 changes in all)",
                     120,
                     130
                 ),
