@@ -26,6 +26,8 @@ struct Report {
     #[serde(default)]
     probes: Option<serde_json::Value>,
     changes: Vec<Change>,
+    #[serde(default)]
+    measurements: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,13 +54,30 @@ struct Time {
     scale: f64,
 }
 
+/// The report's `lab` summary, with the sidecar it names read beside it.
 #[derive(Debug, Deserialize)]
 struct Lab {
     time_scale: f64,
     faults: Vec<String>,
     world_restored: bool,
+    /// Every field that differs between the world before and after.
+    differences: Vec<serde_json::Value>,
+    /// The ground truth's key figures.
     ground_truth: serde_json::Value,
+    /// The sidecar file's name.
+    details: String,
+    #[serde(default)]
+    critical_path: serde_json::Value,
+    /// What the sidecar holds: both snapshots and the whole ground truth.
+    #[serde(skip)]
+    full: Details,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Details {
+    initial_state: serde_json::Value,
     final_state: serde_json::Value,
+    ground_truth: serde_json::Value,
 }
 
 /// Runs `drill run FILE --lab` with the faults, checks the exit code and returns the report.
@@ -90,8 +109,13 @@ fn lab_run_with(
     (ran, read_report(&report))
 }
 
+/// Reads the report and the lab's sidecar file it names (beside it).
 fn read_report(path: &Path) -> Report {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let mut r: Report = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let sidecar = path.with_file_name(&r.lab.details);
+    assert_eq!(sidecar, path.with_extension("lab.json"));
+    r.lab.full = serde_json::from_str(&std::fs::read_to_string(&sidecar).unwrap()).unwrap();
+    r
 }
 
 fn step_names(report: &Report) -> Vec<&str> {
@@ -136,10 +160,58 @@ fn the_readme_drill_passes_in_the_lab_and_leaves_the_world_as_it_began() {
     assert_eq!(report.lab.time_scale, 30.0);
     assert!(report.lab.world_restored);
     // The ground truth saw the writer move and come back.
-    let events = report.lab.ground_truth["events"].as_array().unwrap();
+    let events = report.lab.full.ground_truth["events"].as_array().unwrap();
     assert!(events.len() > 10, "{events:?}");
-    let text = report.lab.ground_truth.to_string();
+    let text = report.lab.full.ground_truth.to_string();
     assert!(text.contains("SwitchoverGlobalCluster"), "{text}");
+    // The summary: nothing differs, and its figures are the sidecar's.
+    assert!(
+        report.lab.differences.is_empty(),
+        "{:?}",
+        report.lab.differences
+    );
+    let switchovers = events
+        .iter()
+        .filter(|e| e["what"]["operation"] == "SwitchoverGlobalCluster")
+        .count();
+    assert_eq!(switchovers, 2);
+    assert_eq!(
+        report.lab.ground_truth["api_calls"]["rds SwitchoverGlobalCluster"],
+        switchovers
+    );
+    assert_eq!(report.lab.ground_truth["events"], events.len());
+    assert_eq!(report.lab.ground_truth["lost_writes"], 0);
+    // The critical path covers the span the drill's duration measures, and the drill took at
+    // least as long as the waits it could not avoid.
+    let path = &report.lab.critical_path;
+    assert_eq!(
+        path["duration_ms"],
+        report.measurements["drill_duration_ms"]
+    );
+    let critical = path["critical_path_ms"].as_u64().unwrap();
+    assert!(critical > 0, "{path}");
+    assert!(path["ratio"].as_f64().unwrap() >= 1.0, "{path}");
+    let whats: Vec<&str> = path["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["what"].as_str())
+        .collect();
+    for what in [
+        "the longest original TTL",
+        "the soak",
+        "switchover of global-cluster example-global",
+        "clients following the failover to us-west-2",
+    ] {
+        assert!(
+            whats.iter().any(|w| w.starts_with(what)),
+            "{what}: {whats:?}"
+        );
+    }
+    assert!(
+        !whats.iter().any(|w| w.contains("_drill-lease")),
+        "{whats:?}"
+    );
 }
 
 #[test]
@@ -210,7 +282,7 @@ fn throttling_is_absorbed_by_retries() {
     assert_eq!(r.lab.faults, ["throttle=0.2"]);
     // The fault did bite, on both services the drill changes things through, and the drill passed
     // all the same.
-    let throttled: Vec<&str> = r.lab.ground_truth["events"]
+    let throttled: Vec<&str> = r.lab.full.ground_truth["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -313,6 +385,7 @@ fn a_failover_survives_a_primary_outage_and_fails_back_once_it_resyncs() {
     assert!(r.lab.world_restored, "{:?}", r.errors);
     assert!(
         r.lab
+            .full
             .ground_truth
             .to_string()
             .contains("FailoverGlobalCluster")
@@ -353,6 +426,44 @@ fn a_secondary_in_pending_resync_is_refused_and_nothing_changes() {
     );
 }
 
+#[test]
+fn a_sidecar_that_cannot_be_written_is_reported_and_the_report_still_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    // A folder where the sidecar goes: renaming the finished file over it fails.
+    std::fs::create_dir(dir.path().join("report.lab.json")).unwrap();
+    Drill::new()
+        .state_dir(dir.path())
+        .args(["run", "drills/example.toml", "--lab", "--yes", "--report"])
+        .arg(&report)
+        .args(["--time-scale", "60", "--fault", "secondary-pending-resync"])
+        .expect_code(3)
+        .stderr_contains("error: could not write the lab's details to ");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["outcome"], "refused");
+    assert_eq!(r["lab"]["details"], serde_json::Value::Null);
+    assert!(
+        r["lab"]["details_error"]
+            .as_str()
+            .unwrap()
+            .contains("report.lab.json"),
+        "{}",
+        r["lab"]
+    );
+    // The summary is all there.
+    assert_eq!(r["lab"]["world_restored"], true);
+    // The two weighted records of api.example.com, and the zone's own NS and SOA.
+    assert_eq!(r["lab"]["counts"]["record_sets"], 4, "{}", r["lab"]);
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
 /// The write calls the lab saw (whether or not it accepted them).
 fn writes(r: &Report) -> Vec<String> {
     const WRITES: [&str; 4] = [
@@ -361,7 +472,7 @@ fn writes(r: &Report) -> Vec<String> {
         "SwitchoverGlobalCluster",
         "FailoverGlobalCluster",
     ];
-    r.lab.ground_truth["events"]
+    r.lab.full.ground_truth["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -374,7 +485,7 @@ fn writes(r: &Report) -> Vec<String> {
 }
 
 fn reads(r: &Report, operation: &str) -> usize {
-    r.lab.ground_truth["events"]
+    r.lab.full.ground_truth["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -386,7 +497,7 @@ fn reads(r: &Report, operation: &str) -> usize {
 fn a_passing_lab_run_takes_and_releases_its_lease_after_preflight() {
     let r = lab_run("drills/example.toml", &[], Some("60"), 0);
     assert!(r.lab.world_restored, "the lease was released");
-    let ops: Vec<&str> = r.lab.ground_truth["events"]
+    let ops: Vec<&str> = r.lab.full.ground_truth["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -595,7 +706,7 @@ fn stop_alarms_refuse_a_drill_or_stop_it_and_roll_back() {
         .expect("the alarm the stop names is watched");
     assert_eq!(named["last"], "ALARM", "{named}");
     // The lab saw the drill read the alarms over CloudWatch's own protocol.
-    let reads = r.lab.ground_truth["events"]
+    let reads = r.lab.full.ground_truth["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -880,7 +991,24 @@ fn a_permanent_primary_outage_holds_traffic_in_the_region_that_serves() {
     assert_eq!(r.outcome, "held");
     assert_eq!(r.exit_code, 6);
     assert!(!r.lab.world_restored);
-    let end = &r.lab.final_state;
+    let end = &r.lab.full.final_state;
+    // The summary names what differs: the writer, and the weights it kept traffic with.
+    let differs = |kind: &str, field: &str| {
+        r.lab
+            .differences
+            .iter()
+            .filter(|d| d["kind"] == kind && d["field"] == field)
+            .count()
+    };
+    assert_eq!(differs("cluster", "role"), 2, "{:?}", r.lab.differences);
+    assert_eq!(
+        differs("record set", "weight"),
+        2,
+        "{:?}",
+        r.lab.differences
+    );
+    assert_eq!(differs("record set", "ttl"), 0, "{:?}", r.lab.differences);
+    assert_ne!(r.lab.full.initial_state, r.lab.full.final_state);
     // The writer stayed where it serves, and so did the traffic; the TTLs, which move nothing,
     // are back.
     let members = end["global_clusters"][0]["members"].as_array().unwrap();

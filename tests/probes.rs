@@ -75,7 +75,13 @@ fn run(file: &Path, dir: &Path, scale: &str, faults: &[&str], code: i32) -> Valu
         .state_dir(&dir.join("state"))
         .expect_code(code);
     let text = std::fs::read_to_string(&report).expect("a report");
-    serde_json::from_str(&text).expect("the report is JSON")
+    let mut r: Value = serde_json::from_str(&text).expect("the report is JSON");
+    // The whole ground truth is in the sidecar file the report names.
+    let sidecar = dir.join(r["lab"]["details"].as_str().expect("a sidecar file"));
+    let text = std::fs::read_to_string(&sidecar).expect("the sidecar");
+    let details: Value = serde_json::from_str(&text).expect("the sidecar is JSON");
+    r["lab_details"] = details;
+    r
 }
 
 /// A shorter soak and baseline, for the runs on a slow time scale.
@@ -114,7 +120,7 @@ fn direction<'a>(r: &'a Value, name: &str) -> &'a Value {
 }
 
 fn events(r: &Value) -> &Vec<Value> {
-    r["lab"]["ground_truth"]["events"]
+    r["lab_details"]["ground_truth"]["events"]
         .as_array()
         .expect("events")
 }
@@ -162,7 +168,7 @@ fn within(what: &str, measured: f64, truth: f64, tolerance: f64) {
 const LAG: f64 = 3.0;
 
 fn check_accuracy(r: &Value, interval: f64, lost_expected: bool) {
-    let gt = &r["lab"]["ground_truth"];
+    let gt = &r["lab_details"]["ground_truth"];
     let changes = dns_changes(r);
     assert_eq!(changes.len(), 2, "DNS moved out and back: {changes:?}");
     let ttl = 5.0;

@@ -136,6 +136,12 @@ fn the_history_lists_runs_newest_first_and_names_what_it_cannot_read() {
     write(&reports, "from-the-future.json", &newer);
     std::fs::write(reports.join("notes.json"), "not json").unwrap();
     std::fs::write(reports.join("README.txt"), "ignored").unwrap();
+    // A lab run's sidecar is not a report, and not an unreadable one either.
+    std::fs::write(
+        reports.join("20261129T031234Z-b135.lab.json"),
+        r#"{"format": 1, "run_id": "20261129T031234Z-b135"}"#,
+    )
+    .unwrap();
 
     let ran = Drill::new()
         .state_dir(state.path())
@@ -188,6 +194,7 @@ fn the_history_lists_runs_newest_first_and_names_what_it_cannot_read() {
         ran.stderr
     );
     assert!(!ran.stderr.contains("README"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains(".lab.json"), "{}", ran.stderr);
 
     let ran = Drill::new()
         .state_dir(state.path())

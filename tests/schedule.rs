@@ -1573,8 +1573,10 @@ fn reports(dir: &Path) -> Vec<Report> {
         return Vec::new();
     };
     entries
-        .map(|e| {
-            let path = e.unwrap().path();
+        .map(|e| e.unwrap().path())
+        // A lab run's sidecar (`<run>.lab.json`) sits beside its report.
+        .filter(|path| !failover_drill::report::is_sidecar(path))
+        .map(|path| {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         })

@@ -3,13 +3,16 @@
 //! lease, report.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{self, Outcome, RunOptions};
-use crate::report::{Report, render};
+use crate::lab::critical;
+use crate::lab::summary::{DETAILS_FORMAT, Details, Summary};
+use crate::lab::{GroundTruth, Snapshot};
+use crate::report::{self, Report, render};
 use crate::schedule::guard::{LeaseGuard, Refusal};
 use crate::schedule::lease::{self, Place};
 
@@ -164,22 +167,22 @@ pub(super) async fn execute(
     }
     let code = exit::for_outcome(result.outcome);
     let mut report = Report::new(drill, &result, failback, code, opts.clock.scale());
-    if let (Some((world, lab_opts)), Some(initial)) = (&target.lab, &initial) {
-        let end = world.snapshot();
-        report.lab = Some(serde_json::json!({
-            "time_scale": lab_opts.time_scale,
-            "faults": lab_opts.faults.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
-            "world_restored": end == *initial,
-            "initial_state": initial,
-            "final_state": end,
-            "ground_truth": world.ground_truth(),
-        }));
-    }
     let path = match how.report {
         ReportTo::StateDir => Report::default_path(&state_dir, &run_id),
         ReportTo::File(path) => path,
         ReportTo::Dir(dir) => dir.join(format!("{run_id}.json")),
     };
+    if let (Some((world, lab_opts)), Some(initial)) = (&target.lab, &initial) {
+        report.lab = Some(lab_section(
+            &report,
+            drill,
+            lab_opts,
+            initial,
+            &world.snapshot(),
+            &world.ground_truth(),
+            &path,
+        ));
+    }
     let written = report.write(&path);
     summarise(&report);
     match &written {
@@ -198,6 +201,124 @@ pub(super) async fn execute(
         outcome: result.outcome,
         report: path,
     })
+}
+
+/// The report's `lab` section: the summary ([`Summary`]) and the critical path, with the whole
+/// picture (both snapshots, the whole ground truth) written to the sidecar file beside the report
+/// (`<stem>.lab.json`), named in `details`. A sidecar that cannot be written is reported (on
+/// stderr and as `details_error`) without failing the run: the summary still says what happened.
+fn lab_section(
+    report: &Report,
+    drill: &crate::spec::Drill,
+    lab_opts: &crate::lab::LabOptions,
+    initial: &Snapshot,
+    end: &Snapshot,
+    truth: &GroundTruth,
+    report_path: &Path,
+) -> serde_json::Value {
+    let faults = lab_opts.faults.iter().map(|f| f.to_string()).collect();
+    let summary = Summary::new(lab_opts.time_scale, faults, initial, end, truth);
+    let mut lab = serde_json::to_value(&summary).unwrap_or_default();
+    if let Some(path) = critical_path(report, drill, truth) {
+        lab["critical_path"] = serde_json::to_value(path).unwrap_or_default();
+    }
+    let sidecar = sidecar_path(report_path);
+    let details = Details {
+        format: DETAILS_FORMAT,
+        run_id: &report.run_id,
+        initial_state: initial,
+        final_state: end,
+        ground_truth: truth,
+    };
+    match report::write_atomically(&sidecar, &details) {
+        Ok(()) => {
+            let name = sidecar
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            lab["details"] = serde_json::json!(name);
+        }
+        Err(e) => {
+            eprintln!(
+                "error: could not write the lab's details to {}: {e}",
+                sidecar.display()
+            );
+            lab["details"] = serde_json::Value::Null;
+            lab["details_error"] = serde_json::json!(format!("{}: {e}", sidecar.display()));
+        }
+    }
+    lab
+}
+
+/// `<dir>/<stem>.lab.json` beside the report `<dir>/<stem>.json`.
+pub(super) fn sidecar_path(report: &Path) -> PathBuf {
+    report.with_extension(report::SIDECAR_EXTENSION)
+}
+
+/// The critical path of a run that changed something: the lab's waits from its ground truth, and
+/// the drill's own (the longest original TTL, the soak, clients following each routing change),
+/// over the span `drill_duration_ms` measures (the first change to the end of the run).
+fn critical_path(
+    report: &Report,
+    drill: &crate::spec::Drill,
+    truth: &GroundTruth,
+) -> Option<critical::CriticalPath> {
+    let duration = report.measurements.get("drill_duration_ms")?.as_u64()?;
+    let to = report.finished_at;
+    let from = to - chrono::Duration::milliseconds(i64::try_from(duration).ok()?);
+    // The lease record is the tool's bookkeeping: nothing waits for its changes.
+    let mut waits = critical::lab_waits(truth, &["_drill-lease."], to);
+    let step = |name: &str| report.steps.iter().find(|s| s.name == name);
+    let before = |at: DateTime<Utc>, ms: u64| at - chrono::Duration::milliseconds(ms as i64);
+    if let (Some(s), Some(ms)) = (
+        step("lower_ttls"),
+        report
+            .measurements
+            .get("ttl_wait_ms")
+            .and_then(|v| v.as_u64()),
+    ) {
+        waits.push(critical::Wait {
+            what: "the longest original TTL".to_string(),
+            from: before(s.finished_at, ms),
+            to: s.finished_at,
+        });
+    }
+    if let Some(s) = step("soak") {
+        let ms = s.details["soak_ms"].as_u64().unwrap_or(0);
+        waits.push(critical::Wait {
+            what: "the soak".to_string(),
+            from: before(s.finished_at, ms),
+            to: s.finished_at,
+        });
+    }
+    // Clients follow a routing change once their resolvers' caches (the drill TTL) expire: from
+    // the name servers answering with the target until the probes saw traffic there for a full
+    // window (what verification waits for).
+    if let (Some(probes), Some(config)) = (&report.probes, &drill.probes) {
+        let time = |v: &serde_json::Value| v.as_str()?.parse::<DateTime<Utc>>().ok();
+        let interval = probes["http_interval_ms"]
+            .as_u64()
+            .map(std::time::Duration::from_millis)
+            .unwrap_or(config.interval);
+        let window = interval * config.shift_window.saturating_sub(1) as u32;
+        for d in probes["directions"].as_array().into_iter().flatten() {
+            let (Some(dns), Some(moved)) =
+                (time(&d["dns_cutover_at"]), time(&d["traffic_shift_at"]))
+            else {
+                continue;
+            };
+            waits.push(critical::Wait {
+                what: format!(
+                    "clients following the {} to {} (resolver caches, then {} HTTP samples)",
+                    d["direction"].as_str().unwrap_or("routing change"),
+                    d["target"].as_str().unwrap_or("the target"),
+                    config.shift_window
+                ),
+                from: dns,
+                to: moved + chrono::Duration::from_std(window).unwrap_or_default(),
+            });
+        }
+    }
+    Some(critical::critical_path(from, to, &waits))
 }
 
 /// On a terminal, the operator types the drill's name; without one, `--yes` is required.

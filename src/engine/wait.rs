@@ -35,7 +35,11 @@ where
     Fut: std::future::Future<Output = Result<Result<T, String>, CloudError>>,
 {
     let started = clock.elapsed();
+    // Polls keep a fixed rate from the start: the time a call takes is not added to the period,
+    // so a wait ends at most one poll after the thing it waits for (plus one call).
+    let mut next = started;
     loop {
+        next += poll;
         let last = match probe().await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(seen)) => Some(seen),
@@ -45,14 +49,17 @@ where
             }
             Err(e) => Some(e.to_string()),
         };
-        if clock.elapsed().saturating_sub(started) + poll > timeout {
+        let now = clock.elapsed();
+        // A call slower than the period: the next poll goes now, never in a burst to catch up.
+        next = next.max(now);
+        if next.saturating_sub(started) > timeout {
             return Err(WaitError::Timeout {
                 what: what.to_string(),
                 after: timeout,
                 last,
             });
         }
-        clock.sleep(poll).await;
+        clock.sleep(next - now).await;
     }
 }
 
@@ -177,18 +184,22 @@ pub async fn member_connected(
     .await
 }
 
-/// Sleeps on the clock, logging a countdown every so often for long waits.
+/// Sleeps on the clock, logging a countdown every so often for long waits. The end is fixed when
+/// the wait starts, so the pieces it sleeps in do not add up their timer rounding (a millisecond
+/// each, which a fast lab clock turns into a modelled second).
 pub async fn sleep_with_countdown(clock: &Clock, what: &str, total: Duration) {
     let tick = Duration::from_secs(30);
-    let mut left = total;
-    while !left.is_zero() {
+    let end = clock.elapsed() + total;
+    loop {
+        let left = end.saturating_sub(clock.elapsed());
+        if left.is_zero() {
+            break;
+        }
         tracing::info!(
             "{what}: {} left",
-            humantime::format_duration(Duration::from_secs(left.as_secs()))
+            humantime::format_duration(Duration::from_secs(left.as_millis().div_ceil(1000) as u64))
         );
-        let step = left.min(tick);
-        clock.sleep(step).await;
-        left -= step;
+        clock.sleep(left.min(tick)).await;
     }
 }
 
@@ -222,6 +233,51 @@ mod tests {
         )
         .await;
         (calls, result)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_keep_their_rate_however_long_a_call_takes() {
+        let clock = Clock::real();
+        let started = tokio::time::Instant::now();
+        let mut at = Vec::new();
+        let result = until(
+            &clock,
+            "the writer",
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            || {
+                at.push(started.elapsed());
+                let n = at.len();
+                async move {
+                    // Each call takes 300 ms; the fourth sees the thing done.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok::<_, CloudError>(if n == 4 {
+                        Ok(())
+                    } else {
+                        Err("not yet".to_string())
+                    })
+                }
+            },
+        )
+        .await;
+        assert!(result.is_ok());
+        let secs: Vec<u64> = at.iter().map(|d| d.as_millis() as u64).collect();
+        assert_eq!(secs, [0, 1000, 2000, 3000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_countdown_ends_when_it_was_due_whatever_its_pieces() {
+        // 30 s pieces at 7× are 4.2857… s of tokio time, each rounded up to the millisecond.
+        let clock = Clock::scaled(7.0);
+        let start = tokio::time::Instant::now();
+        sleep_with_countdown(&clock, "soak", Duration::from_secs(300)).await;
+        let due = Duration::from_secs(300).div_f64(7.0);
+        assert!(start.elapsed() >= due, "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() <= due + Duration::from_millis(1),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -85,6 +85,79 @@ pub struct Interval {
     pub seconds: f64,
 }
 
+/// The ground truth's key figures: what a report carries inline, the whole record going to the
+/// report's sidecar file. Small whatever the size of the world.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// The intervals during which no region accepted writes (one per promotion, at most a few).
+    pub write_outages: Vec<Interval>,
+    /// Their total, modelled seconds.
+    pub write_outage_seconds: f64,
+    /// Acknowledged canary writes per region.
+    pub acknowledged_writes: BTreeMap<String, u64>,
+    /// How many acknowledged writes were lost (their sequence numbers are in the sidecar).
+    pub lost_writes: usize,
+    /// Calls the AWS endpoint answered, by `service Operation`.
+    pub api_calls: BTreeMap<String, u64>,
+    /// Calls answered with a throttling error (`Throttling`, `ThrottlingException`,
+    /// `PriorRequestNotComplete`), by `service Operation`.
+    pub throttled_calls: BTreeMap<String, u64>,
+    /// Calls answered with any other error, by error code.
+    pub failed_calls: BTreeMap<String, u64>,
+    /// How many events the whole record holds.
+    pub events: usize,
+}
+
+/// The error codes AWS uses to say "slow down".
+pub fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling" | "ThrottlingException" | "PriorRequestNotComplete" | "RequestLimitExceeded"
+    )
+}
+
+impl GroundTruth {
+    /// The key figures ([`Figures`]).
+    pub fn figures(&self) -> Figures {
+        let mut api_calls: BTreeMap<String, u64> = BTreeMap::new();
+        let mut throttled_calls: BTreeMap<String, u64> = BTreeMap::new();
+        let mut failed_calls: BTreeMap<String, u64> = BTreeMap::new();
+        for e in &self.events {
+            let What::ApiCall {
+                service,
+                operation,
+                error_code,
+                status,
+                ..
+            } = &e.what
+            else {
+                continue;
+            };
+            let call = format!("{service} {operation}");
+            *api_calls.entry(call.clone()).or_default() += 1;
+            match error_code {
+                Some(code) if is_throttling(code) => *throttled_calls.entry(call).or_default() += 1,
+                Some(code) => *failed_calls.entry(code.clone()).or_default() += 1,
+                None if *status >= 400 => *failed_calls.entry(status.to_string()).or_default() += 1,
+                None => {}
+            }
+        }
+        Figures {
+            write_outage_seconds: self
+                .write_outages
+                .iter()
+                .fold(0.0, |sum, i| sum + i.seconds),
+            write_outages: self.write_outages.clone(),
+            acknowledged_writes: self.acknowledged_writes.clone(),
+            lost_writes: self.lost_writes.len(),
+            api_calls,
+            throttled_calls,
+            failed_calls,
+            events: self.events.len(),
+        }
+    }
+}
+
 /// The recorder the world writes into.
 #[derive(Debug)]
 pub struct Truth {
@@ -263,5 +336,41 @@ mod tests {
         assert_eq!((a[0].from, a[0].to, a[0].seconds), (10.0, None, 10.0));
         let b = &gt.write_unavailable["b"];
         assert_eq!((b[0].from, b[0].to), (0.0, Some(15.0)));
+    }
+
+    #[test]
+    fn figures_count_calls_throttles_and_failures() {
+        let mut truth = Truth::new(Utc::now(), 30.0, vec![], Timings::default());
+        let call = |op: &str, status: u16, code: Option<&str>| What::ApiCall {
+            service: "route53".to_string(),
+            operation: op.to_string(),
+            region: "us-east-1".to_string(),
+            status,
+            error_code: code.map(str::to_string),
+            request_id: "r".to_string(),
+            resource: String::new(),
+        };
+        let s = Duration::from_secs;
+        truth.record(s(1), call("GetChange", 200, None));
+        truth.record(s(2), call("GetChange", 400, Some("Throttling")));
+        truth.record(
+            s(3),
+            call("ChangeResourceRecordSets", 400, Some("InvalidChangeBatch")),
+        );
+        truth.state(s(3), "change C1", "INSYNC");
+        truth.lost(s(4), "c", vec![7, 8]);
+        let both = |a, b| BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
+        truth.writable(s(5), &both(false, false));
+        truth.writable(s(7), &both(true, false));
+        let f = truth.snapshot(s(10)).figures();
+        assert_eq!(f.api_calls["route53 GetChange"], 2);
+        assert_eq!(f.api_calls["route53 ChangeResourceRecordSets"], 1);
+        assert_eq!(f.throttled_calls["route53 GetChange"], 1);
+        assert_eq!(f.throttled_calls.len(), 1);
+        assert_eq!(f.failed_calls["InvalidChangeBatch"], 1);
+        assert_eq!(f.lost_writes, 2);
+        assert_eq!(f.write_outages.len(), 1);
+        assert_eq!(f.write_outage_seconds, 2.0);
+        assert_eq!(f.events, 5);
     }
 }

@@ -11,13 +11,66 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::journal::Header;
 use crate::engine::{
-    ChangeRecord, Outcome, RunResult, SloResult, StepRecord, StepStatus, StopRecord,
+    ChangeRecord, Fate, Outcome, RunResult, SloResult, StepRecord, StepStatus, StopRecord,
 };
 use crate::spec::Drill;
 
 pub mod render;
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// How many changes that came back a report lists before it only counts them: a drill over
+/// thousands of records journals thousands of changes, and the journal keeps each.
+pub const CHANGES_LISTED: usize = 50;
+
+/// How many items a list in a step's details keeps; the rest are counted in `<key>_total`.
+pub const DETAIL_ITEMS: usize = 20;
+
+/// The changes a report lists and the count of those it leaves out ([`Report::changes`]).
+fn listed_changes(all: &[ChangeRecord]) -> (Vec<ChangeRecord>, Option<BTreeMap<String, usize>>) {
+    let mut listed = Vec::new();
+    let mut omitted: BTreeMap<String, usize> = BTreeMap::new();
+    let mut came_back = 0;
+    for c in all {
+        let fine = matches!(c.fate(), Fate::PutBack | Fate::FoundBack);
+        if fine && came_back >= CHANGES_LISTED {
+            *omitted.entry(c.fate().to_string()).or_default() += 1;
+            continue;
+        }
+        came_back += usize::from(fine);
+        listed.push(c.clone());
+    }
+    (listed, (!omitted.is_empty()).then_some(omitted))
+}
+
+/// A step's details with every list longer than [`DETAIL_ITEMS`] cut to its first items and its
+/// length in a sibling `<key>_total` (lists of every record do not belong in a report).
+fn bounded(step: &StepRecord) -> StepRecord {
+    fn bound(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut totals = Vec::new();
+                for (key, item) in map.iter_mut() {
+                    if let serde_json::Value::Array(items) = item
+                        && items.len() > DETAIL_ITEMS
+                    {
+                        totals.push((format!("{key}_total"), items.len()));
+                        items.truncate(DETAIL_ITEMS);
+                    }
+                    bound(item);
+                }
+                for (key, total) in totals {
+                    map.insert(key, total.into());
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(bound),
+            _ => {}
+        }
+    }
+    let mut step = step.clone();
+    bound(&mut step.details);
+    step
+}
 
 /// Why a report could not be read; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +133,9 @@ pub fn history(dir: &Path) -> Result<Vec<Entry>, ReadError> {
     let mut runs: Vec<Entry> = listing
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json") && p.is_file())
+        .filter(|p| {
+            p.extension().and_then(|e| e.to_str()) == Some("json") && !is_sidecar(p) && p.is_file()
+        })
         .map(|p| {
             let read = read(&p);
             (p, read)
@@ -111,7 +166,14 @@ pub struct Report {
     pub exit_code: i32,
     pub failback: bool,
     pub steps: Vec<StepRecord>,
+    /// Every journaled change that did not simply come back (still changed, kept, failed), and
+    /// the first [`CHANGES_LISTED`] of those that did; `changes_omitted` counts the rest.
     pub changes: Vec<ChangeRecord>,
+    /// How many changes `changes` leaves out, by fate (`put back`, `found at its original
+    /// value`): all of them came back. Absent when every change is listed. The journal lists
+    /// each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_omitted: Option<BTreeMap<String, usize>>,
     /// Milliseconds unless the name says otherwise.
     pub measurements: BTreeMap<String, serde_json::Value>,
     pub slos: Vec<SloResult>,
@@ -125,8 +187,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<PathBuf>,
     pub time: TimeInfo,
-    /// Lab runs only: the time scale, the faults, whether the world ended as it began, and the
-    /// lab's ground truth (every control-plane call, state change, write outage and DNS change).
+    /// Lab runs only: the time scale, the faults, whether the world ended as it began and every
+    /// difference if not, the ground truth's key figures, the critical path, and the name of the
+    /// sidecar file holding the whole picture (`crate::lab::summary`; `docs/report.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab: Option<serde_json::Value>,
     /// Drills with `[probes]`: what the probes saw (directions, read-backs, phases, the time
@@ -178,6 +241,7 @@ impl Report {
     ) -> Self {
         let recover_command = matches!(result.outcome, Outcome::RollbackIncomplete | Outcome::Held)
             .then(|| format!("drill recover {}", result.run_id));
+        let (changes, changes_omitted) = listed_changes(&result.changes);
         Report {
             schema_version: SCHEMA_VERSION,
             run_id: result.run_id.clone(),
@@ -200,8 +264,9 @@ impl Report {
             outcome: result.outcome,
             exit_code,
             failback,
-            steps: result.steps.clone(),
-            changes: result.changes.clone(),
+            steps: result.steps.iter().map(bounded).collect(),
+            changes,
+            changes_omitted,
             measurements: result.measurements.clone(),
             slos: result.slos.clone(),
             errors: result.errors.clone(),
@@ -242,6 +307,7 @@ impl Report {
                 .cloned()
                 .unwrap_or_default()
         };
+        let (changes, changes_omitted) = listed_changes(&changes);
         let status = if left.is_empty() {
             StepStatus::Passed
         } else {
@@ -278,6 +344,7 @@ impl Report {
                 details: serde_json::json!({ "left": left }),
             }],
             changes,
+            changes_omitted,
             measurements: BTreeMap::new(),
             slos: Vec::new(),
             errors: left.clone(),
@@ -311,18 +378,123 @@ impl Report {
 
     /// Writes the report atomically (temp file, fsync, rename), creating the folder.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
+        write_atomically(path, self)
+    }
+}
+
+/// The extension of a lab report's sidecar (`<stem>.lab.json` beside `<stem>.json`): the lab's
+/// whole picture, too big for the report. Not a report: [`history`] skips it.
+pub const SIDECAR_EXTENSION: &str = "lab.json";
+
+/// Whether `path` names a sidecar file rather than a report.
+pub fn is_sidecar(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(&format!(".{SIDECAR_EXTENSION}")))
+}
+
+/// Writes `value` as pretty JSON atomically: to a temp file beside `path`, fsync'd, then renamed
+/// over it, creating the folder. Streams, so a large document is never held as one string.
+pub fn write_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        serde_json::to_writer_pretty(&mut f, value).map_err(std::io::Error::other)?;
+        f.write_all(b"\n")?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    let renamed = written.and_then(|()| fs::rename(&tmp, path));
+    if renamed.is_err() {
+        // Nothing half-written stays behind, whichever step failed.
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::journal::UndoneHow;
+
+    fn change(seq: u64, restored: bool) -> ChangeRecord {
+        ChangeRecord {
+            seq,
+            step: "lower_ttls".to_string(),
+            resource: format!("record {seq}"),
+            before: serde_json::json!(300),
+            after: serde_json::json!(60),
+            restored,
+            how: restored.then_some(UndoneHow::Restored),
+            failed: false,
+            kept: false,
+            note: None,
         }
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)
+    }
+
+    #[test]
+    fn a_report_lists_every_change_still_changed_and_counts_most_of_those_that_came_back() {
+        let mut all: Vec<ChangeRecord> = (0..200).map(|i| change(i, true)).collect();
+        all[150].restored = false;
+        all[150].how = None;
+        all[7].how = Some(UndoneHow::Already);
+        let (listed, omitted) = listed_changes(&all);
+        assert_eq!(listed.len(), CHANGES_LISTED + 1);
+        assert!(listed.iter().any(|c| c.seq == 150 && !c.restored));
+        assert_eq!(listed[..CHANGES_LISTED].last().unwrap().seq, 49);
+        let omitted = omitted.expect("some are left out");
+        assert_eq!(omitted.get("put back"), Some(&149));
+        assert_eq!(omitted.values().sum::<usize>(), 149);
+
+        let few: Vec<ChangeRecord> = (0..3).map(|i| change(i, true)).collect();
+        assert_eq!(listed_changes(&few), (few.clone(), None));
+    }
+
+    #[test]
+    fn long_lists_in_step_details_are_cut_and_counted() {
+        let keys: Vec<String> = (0..500).map(|i| format!("r{i}.example.com. A")).collect();
+        let step = StepRecord {
+            name: "lower_ttls".to_string(),
+            status: StepStatus::Passed,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            duration_ms: 0,
+            details: serde_json::json!({
+                "lowered": 3,
+                "already_at_or_below": keys,
+                "nested": { "warnings": keys[..30], "few": ["a", "b"] },
+            }),
+        };
+        let d = bounded(&step).details;
+        assert_eq!(
+            d["already_at_or_below"].as_array().unwrap().len(),
+            DETAIL_ITEMS
+        );
+        assert_eq!(d["already_at_or_below"][0], "r0.example.com. A");
+        assert_eq!(d["already_at_or_below_total"], 500);
+        assert_eq!(d["nested"]["warnings_total"], 30);
+        assert_eq!(d["nested"]["few"], serde_json::json!(["a", "b"]));
+        assert!(d.get("few_total").is_none() && d["nested"].get("few_total").is_none());
+        assert_eq!(d["lowered"], 3);
+    }
+
+    #[test]
+    fn history_skips_sidecar_files_and_the_writer_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sidecar = dir.path().join("run-1.lab.json");
+        write_atomically(&sidecar, &serde_json::json!({ "format": 1 })).unwrap();
+        assert!(is_sidecar(&sidecar));
+        assert!(!is_sidecar(&dir.path().join("run-1.json")));
+        assert!(history(dir.path()).unwrap().is_empty());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["run-1.lab.json"]);
     }
 }

@@ -2,6 +2,7 @@
 //! of runs as one line each (`drill report --list`). Both read only the JSON report, so a report
 //! copied off the host that ran it renders the same anywhere.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -131,6 +132,7 @@ pub fn markdown(r: &Report) -> String {
                 "did NOT end"
             }
         );
+        lab_evidence(o, lab);
     }
 
     if !r.left.is_empty() {
@@ -470,17 +472,64 @@ fn alarms(o: &mut String, r: &Report) {
     }
 }
 
+/// What differs between the lab's world before and after (the first few, and how many), and the
+/// critical path.
+fn lab_evidence(o: &mut String, lab: &Value) {
+    let text = |v: &Value| v.as_str().unwrap_or("—").to_string();
+    let differences = lab["differences"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    const SHOWN: usize = 20;
+    for d in differences.iter().take(SHOWN) {
+        let _ = writeln!(
+            o,
+            "- {} {}: {} `{}` → `{}`",
+            text(&d["kind"]),
+            cell(&text(&d["resource"])),
+            text(&d["field"]),
+            cell(&d["before"].to_string()),
+            cell(&d["after"].to_string())
+        );
+    }
+    if differences.len() > SHOWN {
+        let _ = writeln!(
+            o,
+            "- … and {} more difference(s) (in the report's `lab.differences`)",
+            differences.len() - SHOWN
+        );
+    }
+    let path = &lab["critical_path"];
+    if let (Some(duration), Some(critical)) = (
+        path["duration_ms"].as_u64(),
+        path["critical_path_ms"].as_u64(),
+    ) {
+        let _ = writeln!(
+            o,
+            "Critical path: {} of the drill's {} were waits it could not avoid; {} was its own overhead{}.",
+            millis(critical),
+            millis(duration),
+            millis(duration.saturating_sub(critical)),
+            path["ratio"]
+                .as_f64()
+                .map(|r| format!(" (duration / critical path = {r:.3})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
 fn changes(o: &mut String, r: &Report) {
     let _ = writeln!(o, "\n## Changes\n");
     if r.changes.is_empty() {
         let _ = writeln!(o, "None: the drill changed nothing.");
         return;
     }
+    let omitted = r.changes_omitted.clone().unwrap_or_default();
     let _ = writeln!(
         o,
         "{} change(s) journaled before they were made; {}.\n",
-        r.changes.len(),
-        fates(&r.changes)
+        r.changes.len() + omitted.values().sum::<usize>(),
+        fates(&r.changes, &omitted)
     );
     let _ = writeln!(
         o,
@@ -498,11 +547,22 @@ fn changes(o: &mut String, r: &Report) {
             fate(c)
         );
     }
+    let unlisted: usize = omitted.values().sum();
+    if unlisted > 0 {
+        let _ = writeln!(
+            o,
+            "\n{unlisted} more change(s) that came back are not listed; the journal{} has each.",
+            r.journal
+                .as_ref()
+                .map(|j| format!(" ({})", j.display()))
+                .unwrap_or_default()
+        );
+    }
 }
 
 /// How many changes came to each end, in a fixed order: `4 put back, 1 never changed (the call
-/// failed)`.
-fn fates(changes: &[ChangeRecord]) -> String {
+/// failed)`; `omitted` counts, by fate, those the report does not list.
+fn fates(changes: &[ChangeRecord], omitted: &BTreeMap<String, usize>) -> String {
     [
         Fate::PutBack,
         Fate::NeverChanged,
@@ -511,9 +571,12 @@ fn fates(changes: &[ChangeRecord]) -> String {
         Fate::StillChanged,
     ]
     .into_iter()
-    .filter_map(|f| match changes.iter().filter(|c| c.fate() == f).count() {
-        0 => None,
-        n => Some(format!("{n} {f}")),
+    .filter_map(|f| {
+        let listed = changes.iter().filter(|c| c.fate() == f).count();
+        match listed + omitted.get(f.as_str()).copied().unwrap_or(0) {
+            0 => None,
+            n => Some(format!("{n} {f}")),
+        }
     })
     .collect::<Vec<_>>()
     .join(", ")

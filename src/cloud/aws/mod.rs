@@ -7,7 +7,9 @@
 //! requests/s account limit (see `pacing`).
 //! Every call of every service is retried by the SDK's standard retry strategy with
 //! [`MAX_ATTEMPTS`] attempts (its classifier lists `Throttling` and `PriorRequestNotComplete` as
-//! throttling errors).
+//! throttling errors). Its backoff sleeps on the run's clock ([`ClockSleep`]), so in a lab a retry
+//! costs the same modelled time at every time scale; the HTTP connector's own timeouts stay on
+//! real time, because the network they guard is real.
 
 mod alarms;
 mod batches;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_sdk_route53::config::retry::RetryConfig;
-use aws_sdk_route53::config::{Region, SharedHttpClient};
+use aws_sdk_route53::config::{AsyncSleep, Region, SharedAsyncSleep, SharedHttpClient, Sleep};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{ConnectorBuilder, tls};
 
@@ -45,6 +47,17 @@ pub const MAX_ATTEMPTS: u32 = 8;
 /// `Throttling`, `PriorRequestNotComplete`, 5xx and timeouts as retryable) with [`MAX_ATTEMPTS`].
 fn retry_policy() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// The SDK's sleeps (retry backoff) on the run's clock: against AWS real time, in a lab its
+/// modelled time, so a throttled call waits the same modelled time at every lab speed.
+#[derive(Debug, Clone)]
+pub struct ClockSleep(pub Clock);
+
+impl AsyncSleep for ClockSleep {
+    fn sleep(&self, duration: std::time::Duration) -> Sleep {
+        Sleep::new(tokio::time::sleep(self.0.to_real(duration)))
+    }
 }
 
 /// How to reach AWS.
@@ -109,7 +122,8 @@ pub async fn connect(opts: AwsOptions) -> Result<Cloud, CloudError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(route53_region))
         .http_client(default_https_client())
-        .retry_config(retry_policy());
+        .retry_config(retry_policy())
+        .sleep_impl(SharedAsyncSleep::new(ClockSleep(opts.clock.clone())));
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
@@ -164,7 +178,8 @@ pub fn alarms_from_clients(
 /// The cloud over already-built SDK clients (tests build them against mocks; CloudWatch has no
 /// clients here, see [`alarms_from_clients`]). The Route 53 client
 /// gets this module's policy on top of its own configuration: pacing on `clock` and
-/// [`MAX_ATTEMPTS`] standard retries; the RDS clients get the same retries.
+/// [`MAX_ATTEMPTS`] standard retries, whose backoff sleeps on `clock`; the RDS clients get the
+/// same retries on the same clock.
 ///
 /// The limiter is this cloud's own: a process that talks to one account must share one `Cloud`
 /// (or use [`connect`], whose clouds share a limiter per account).
@@ -173,6 +188,25 @@ pub fn from_clients(
     rds: HashMap<String, aws_sdk_rds::Client>,
     clock: &Clock,
 ) -> Cloud {
+    let sleep = SharedAsyncSleep::new(ClockSleep(clock.clone()));
+    let route53 = aws_sdk_route53::Client::from_conf(
+        route53
+            .config()
+            .to_builder()
+            .sleep_impl(sleep.clone())
+            .build(),
+    );
+    let rds = rds
+        .into_iter()
+        .map(|(region, client)| {
+            let conf = client
+                .config()
+                .to_builder()
+                .sleep_impl(sleep.clone())
+                .build();
+            (region, aws_sdk_rds::Client::from_conf(conf))
+        })
+        .collect();
     from_clients_with_limiter(
         route53,
         rds,
@@ -248,14 +282,14 @@ fn check_region(region: &str) -> Result<(), CloudError> {
 /// The SDK's default HTTPS client (rustls with aws-lc, proxy settings from the environment), built
 /// here because the pacing wrapper needs a client to wrap.
 fn default_https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, _components| {
         let mut builder = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::AwsLc,
         ));
         builder.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            builder.set_sleep_impl(components.sleep_impl());
-        }
+        // Connect and read timeouts guard the real network: real time, whatever clock the
+        // client's retries sleep on.
+        builder.set_sleep_impl(Some(SharedAsyncSleep::new(ClockSleep(Clock::real()))));
         builder.set_proxy_config(Some(ProxyConfig::from_env()));
         builder.build()
     })
