@@ -26,20 +26,24 @@ fn a_record_edited_during_the_promotion_is_refused_not_overwritten() {
         .expect_code(5);
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // The whole world before and after, and the ground truth, are in the report's sidecar.
+    let details = path.with_file_name(r["lab"]["details"].as_str().unwrap());
+    let lab: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(details).unwrap()).unwrap();
     // Rolled back, but not called restored: a record the drill touched is not as it found it.
     assert_eq!(r["outcome"], "rollback_incomplete", "{}", r["errors"]);
     let errors = r["errors"].to_string();
     assert!(errors.contains("changed outside the drill"), "{errors}");
 
     // The lab's ground truth: the edit happened.
-    let events = r["lab"]["ground_truth"]["events"].as_array().unwrap();
+    let events = lab["ground_truth"]["events"].as_array().unwrap();
     assert!(
         events
             .iter()
             .any(|e| e["what"]["fault"] == "record-edited@promote"),
         "the lab edited a record"
     );
-    let end = &r["lab"]["final_state"];
+    let end = &lab["final_state"];
     let records: Vec<&serde_json::Value> = end["zones"]
         .as_array()
         .unwrap()
