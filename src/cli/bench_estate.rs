@@ -17,7 +17,6 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloud::Cloud;
-use crate::cloud::aws::{AwsOptions, connect};
 use crate::engine::journal::{self, Connection, Line, Replay};
 use crate::engine::progress::Progress;
 use crate::engine::{self, Extras, RecoverOptions, RunOptions};
@@ -280,18 +279,7 @@ async fn run_scenario(
         drill.regions.primary.clone(),
         drill.regions.secondary.clone(),
     ];
-    let cloud = connect(AwsOptions {
-        profile: None,
-        endpoint_url: Some(world.aws_endpoint()),
-        static_credentials: Some((
-            lab::LAB_ACCESS_KEY_ID.to_string(),
-            lab::LAB_SECRET_ACCESS_KEY.to_string(),
-        )),
-        regions: regions.clone(),
-        clock: clock.clone(),
-    })
-    .await
-    .map_err(|e| CliError::Usage(format!("cannot reach the lab: {e}")))?;
+    let cloud = super::lab::connect_lab(&world, &regions, &clock).await?;
     let before = world.snapshot();
     let run = RunOptions {
         state_dir: state.to_path_buf(),

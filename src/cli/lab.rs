@@ -256,18 +256,7 @@ pub async fn target(cli: &Cli, drill: &Drill, args: &LabArgs) -> Result<Target, 
     let world = lab::start(std::slice::from_ref(drill), opts.clone(), clock.clone())
         .await
         .map_err(|e| CliError::Usage(format!("cannot start the lab: {e}")))?;
-    let cloud = connect(AwsOptions {
-        profile: None,
-        endpoint_url: Some(world.aws_endpoint()),
-        static_credentials: Some((
-            lab::LAB_ACCESS_KEY_ID.to_string(),
-            lab::LAB_SECRET_ACCESS_KEY.to_string(),
-        )),
-        regions: regions.clone(),
-        clock: clock.clone(),
-    })
-    .await
-    .map_err(|e| CliError::Usage(format!("cannot reach the lab: {e}")))?;
+    let cloud = connect_lab(&world, &regions, &clock).await?;
     tracing::info!(
         "lab: AWS endpoint {}, DNS {}, time scale {}x",
         world.aws_endpoint(),
@@ -327,4 +316,24 @@ pub async fn serve(args: &LabServeArgs) -> Result<i32, CliError> {
     }
     world.shutdown().await;
     Ok(super::exit::PASSED)
+}
+
+/// The SDK clients of a lab this process started, with its static keys, on its clock.
+pub(super) async fn connect_lab(
+    world: &lab::Lab,
+    regions: &[String],
+    clock: &Clock,
+) -> Result<crate::cloud::Cloud, CliError> {
+    connect(AwsOptions {
+        profile: None,
+        endpoint_url: Some(world.aws_endpoint()),
+        static_credentials: Some((
+            lab::LAB_ACCESS_KEY_ID.to_string(),
+            lab::LAB_SECRET_ACCESS_KEY.to_string(),
+        )),
+        regions: regions.to_vec(),
+        clock: clock.clone(),
+    })
+    .await
+    .map_err(|e| CliError::Usage(format!("cannot reach the lab: {e}")))
 }
