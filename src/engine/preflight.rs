@@ -62,20 +62,7 @@ pub struct Refusal {
 
 pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
     let mut reasons = Vec::new();
-    let mut zones = BTreeMap::new();
-
-    for group in &drill.groups {
-        let label = zone_label(&group.zone);
-        if zones.contains_key(&label) {
-            continue;
-        }
-        match cloud.route53.find_zone(&group.zone).await {
-            Ok(zone) => {
-                zones.insert(label, zone);
-            }
-            Err(e) => reasons.push(format!("group {}: {}: {e}", group.name, group.zone)),
-        }
-    }
+    let zones = find_zones(drill, cloud, &mut reasons).await;
 
     // Each zone is listed once, over the span of every name its groups need, all zones at once.
     let mut spans: BTreeMap<String, NameSpan> = BTreeMap::new();
@@ -257,6 +244,77 @@ pub async fn preflight(drill: &Drill, cloud: &Cloud) -> Result<Plan, Refusal> {
     }
 }
 
+/// Past this many zones, one paginated ListHostedZones (100 zones a page) is cheaper than asking
+/// for each zone (a by-name look-up and a GetHostedZone each).
+const LIST_ZONES_PAST: usize = 3;
+
+/// Every group's hosted zone by label, each reason it cannot be found pushed to `reasons`.
+async fn find_zones(
+    drill: &Drill,
+    cloud: &Cloud,
+    reasons: &mut Vec<String>,
+) -> BTreeMap<String, HostedZone> {
+    let mut refs: BTreeMap<String, (&ZoneRef, &str)> = BTreeMap::new();
+    for group in &drill.groups {
+        refs.entry(zone_label(&group.zone))
+            .or_insert((&group.zone, &group.name));
+    }
+    let mut zones = BTreeMap::new();
+    if refs.len() <= LIST_ZONES_PAST {
+        for (label, (zone, group)) in refs {
+            match cloud.route53.find_zone(zone).await {
+                Ok(found) => {
+                    zones.insert(label, found);
+                }
+                Err(e) => reasons.push(format!("group {group}: {zone}: {e}")),
+            }
+        }
+        return zones;
+    }
+    let all = match cloud.route53.list_zones().await {
+        Ok(all) => all,
+        Err(e) => {
+            reasons.push(e.to_string());
+            return zones;
+        }
+    };
+    // The delegation set (GetHostedZone) only where the DNS probes need it.
+    let delegation = drill
+        .probes
+        .as_ref()
+        .and_then(|p| p.dns.as_ref())
+        .is_some_and(|dns| dns.name_servers.is_empty());
+    for (label, (zone, group)) in refs {
+        let matching: Vec<&HostedZone> = all
+            .iter()
+            .filter(|z| match zone {
+                ZoneRef::Id(_) => z.id == label,
+                ZoneRef::Name(_) => z.name == label,
+            })
+            .collect();
+        match matching.as_slice() {
+            [] => reasons.push(format!(
+                "group {group}: {zone}: no such hosted zone in this account"
+            )),
+            [found] if delegation => match cloud.route53.find_zone(&ZoneRef::Id(found.id.clone())).await {
+                Ok(found) => {
+                    zones.insert(label, found);
+                }
+                Err(e) => reasons.push(format!("group {group}: {zone}: {e}")),
+            },
+            [found] => {
+                zones.insert(label, (*found).clone());
+            }
+            several => reasons.push(format!(
+                "group {group}: {zone}: {} hosted zones are named {label} ({}); name the zone by id",
+                several.len(),
+                several.iter().map(|z| z.id.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+    zones
+}
+
 pub fn zone_label(zone: &ZoneRef) -> String {
     match zone {
         ZoneRef::Id(id) => id.trim_start_matches("/hostedzone/").to_string(),
@@ -433,5 +491,71 @@ async fn check_database(
         Ok((global, primary_arn, secondary_arn))
     } else {
         Err(reasons)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::memory::MemoryCloud;
+
+    fn drill(zones: &[&str]) -> Drill {
+        let mut text = String::from(
+            "name = \"many\"\n[regions]\nprimary = \"us-east-1\"\nsecondary = \"us-west-2\"\n\
+             [database]\nglobal_cluster = \"g\"\nsecondary_cluster = \"g-usw2\"\nmode = \"switchover\"\n",
+        );
+        for (i, zone) in zones.iter().enumerate() {
+            text.push_str(&format!(
+                "[[groups]]\nname = \"g{i}\"\nzone = \"{zone}\"\ntraffic = \"none\"\n\
+                 [[groups.records]]\nname = \"www.{zone}\"\ntype = \"A\"\n"
+            ));
+        }
+        crate::spec::parse(std::path::Path::new("many.toml"), &text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn many_zones_are_found_with_one_listing_and_every_problem_named() {
+        let mem = MemoryCloud::new();
+        for (id, name) in [
+            ("Z1", "a.test"),
+            ("Z2", "b.test"),
+            ("Z3", "c.test"),
+            ("Z4", "c.test"),
+        ] {
+            mem.add_zone(id, name);
+            mem.put_record(
+                id,
+                RecordSet::simple(&format!("www.{name}."), "A", 300, &["192.0.2.1"]),
+            );
+        }
+        mem.add_global_cluster("g", ("us-east-1", "g-use1"), ("us-west-2", "g-usw2"));
+        let refused = preflight(
+            &drill(&["a.test", "b.test", "c.test", "d.test"]),
+            &mem.cloud(),
+        )
+        .await
+        .unwrap_err();
+        let reasons = refused.reasons.join("\n");
+        assert!(
+            reasons.contains("group g2: zone c.test.: 2 hosted zones are named c.test. (Z3, Z4)"),
+            "{reasons}"
+        );
+        assert!(
+            reasons.contains("group g3: zone d.test.: no such hosted zone"),
+            "{reasons}"
+        );
+        assert_eq!(refused.reasons.len(), 2, "{reasons}");
+        assert_eq!(mem.count("ListHostedZones"), 1);
+        assert_eq!(
+            mem.count("ListHostedZonesByName") + mem.count("GetHostedZone"),
+            0
+        );
+
+        // With three zones or fewer, each is asked for by name, as before.
+        let plan = preflight(&drill(&["a.test", "b.test"]), &mem.cloud())
+            .await
+            .unwrap();
+        assert_eq!(plan.zones.len(), 2);
+        assert_eq!(mem.count("ListHostedZonesByName"), 2);
     }
 }
