@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Shared;
 use super::sample::{Kind, Sample};
@@ -45,6 +45,7 @@ pub fn targets(
 
 /// Asks one server once and records the sample.
 pub async fn probe(shared: Arc<Shared>, target: Target, at: Duration) {
+    let sent = Instant::now();
     let timeout = shared.config.timeout;
     let answer = wire::query(
         &shared.clock,
@@ -64,21 +65,24 @@ pub async fn probe(shared: Arc<Shared>, target: Target, at: Duration) {
         target.source,
         target.authoritative,
         at,
+        sent,
         answer,
     );
 }
 
 /// Records one DNS-like answer (response code and values, or why there was none): which region
-/// the values point to, and how long it took since `at`.
+/// the values point to, and how long it took since it was `sent` (a real round trip, on the real
+/// clock: in the lab it is not modelled, so it must not grow with the time scale).
 fn record(
     shared: &Shared,
     kind: Kind,
     source: Arc<str>,
     authoritative: bool,
     at: Duration,
+    sent: Instant,
     answer: Result<(String, Vec<String>), String>,
 ) {
-    let latency = shared.clock.elapsed().saturating_sub(at);
+    let latency = sent.elapsed();
     let (ok, region, detail) = match answer {
         Ok((rcode, values)) if rcode == "NOERROR" && !values.is_empty() => {
             let region = region_of(&shared.regions, &values);
@@ -141,6 +145,7 @@ pub async fn test_dns_answer(
     at: Duration,
     limit: Duration,
 ) {
+    let sent = Instant::now();
     let answer = shared
         .clock
         .timeout(
@@ -164,6 +169,7 @@ pub async fn test_dns_answer(
         target.source,
         false,
         at,
+        sent,
         answer,
     );
 }
