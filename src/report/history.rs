@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Report;
-use super::render::{millis, short};
+use super::render::short;
 use crate::engine::Outcome;
 use crate::engine::probing::{sum_of_directions, worst_of_directions};
 
@@ -286,7 +286,7 @@ pub fn comparison(runs: &[Run], run: &Run) -> Option<String> {
     let mut parts = Vec::new();
     let mut figure = |name: &str, now: Option<u64>, before: Option<u64>, ms: bool| {
         let Some(n) = now else { return };
-        let shown = if ms { millis(n) } else { n.to_string() };
+        let shown = if ms { short(n) } else { n.to_string() };
         let change = match (ms, before) {
             (true, Some(b)) => delta_ms(n, b),
             (false, Some(b)) => delta_count(n, b),
@@ -419,7 +419,7 @@ pub fn summary(run: &Run, recover_command: Option<&str>, left: usize) -> String 
     lines.push(format!(
         "Write outage: {}",
         run.write_outage_ms
-            .map(millis)
+            .map(short)
             .unwrap_or_else(|| "not measured".to_string())
     ));
     lines.push(format!(
