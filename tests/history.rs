@@ -408,7 +408,7 @@ fn parsed(text: &str) -> Value {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 runs (prometheus_client is installed with moto; see .ci/run)");
+        .expect("python3 runs (prometheus_client is installed by .ci/run and the README's test command)");
     child
         .stdin
         .take()
