@@ -11,6 +11,7 @@ mod drift;
 mod drill_files;
 mod engine;
 mod estate;
+mod history;
 mod lab;
 mod probes;
 mod report;

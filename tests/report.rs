@@ -175,10 +175,10 @@ fn the_history_lists_runs_newest_first_and_names_what_it_cannot_read() {
     );
     assert!(lines[2].ends_with("0/1 met, 1 missed"), "{}", lines[2]);
     let last: Vec<&str> = lines[3].split_whitespace().collect();
-    // Took 13m 29s; the worse write outage of the two directions; lost writes; SLOs.
+    // Took 13m 29s; the worse write outage of the two directions; lost writes; target; SLOs.
     assert_eq!(
         last[6..],
-        ["13m", "29s", "1m", "17s", "0", "1/1", "met"],
+        ["13m", "29s", "1m", "17s", "0", "lab", "30×", "1/1", "met"],
         "{}",
         lines[3]
     );

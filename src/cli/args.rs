@@ -253,24 +253,37 @@ pub struct RecoverArgs {
 
 /// `drill report`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("history").args(["list", "trend"])))]
 pub struct ReportArgs {
     /// A run id or a report file
-    #[arg(value_name = "RUN", required_unless_present_any = ["latest", "list"])]
+    #[arg(value_name = "RUN", required_unless_present_any = ["latest", "list", "trend"])]
     pub run: Option<String>,
     /// The most recently started run in the reports folder
-    #[arg(long, conflicts_with_all = ["run", "list"])]
+    #[arg(long, conflicts_with_all = ["run", "list", "trend"])]
     pub latest: bool,
-    /// One line per run in the reports folder, newest first
-    #[arg(long, conflicts_with = "run")]
+    /// One line per run in the reports folder, newest first, lab runs marked
+    #[arg(long, conflicts_with_all = ["run", "trend"])]
     pub list: bool,
-    /// With --list: only this drill's runs
-    #[arg(long, value_name = "NAME", requires = "list")]
+    /// With --list: one JSON document with every field of the list (docs/report.md)
+    #[arg(long, requires = "list", conflicts_with = "openmetrics")]
+    pub json: bool,
+    /// With --list: the OpenMetrics text format for node_exporter's textfile collector, per drill
+    /// and target (lab or aws): last outcome, last run and last pass times, write outage, lost
+    /// writes
+    #[arg(long, requires = "list", conflicts_with = "count")]
+    pub openmetrics: bool,
+    /// Per drill, one Markdown row per run, oldest first, each figure with its change against the
+    /// previous run of the drill
+    #[arg(long, conflicts_with = "run")]
+    pub trend: bool,
+    /// With --list or --trend: only this drill's runs
+    #[arg(long, value_name = "NAME", requires = "history")]
     pub drill: Option<String>,
     /// With --list: at most N runs
     #[arg(short = 'n', value_name = "N", requires = "list")]
     pub count: Option<usize>,
     /// The reports folder [default: <state-dir>/reports]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, visible_alias = "reports", value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }
 

@@ -1,5 +1,5 @@
-//! Runs a drill's `[notify]` command once its report is written: the outcome in the environment,
-//! the report rendered as Markdown on stdin. A hook that fails is a warning, never a change of the
+//! Runs a drill's `[notify]` command once its report is written: the outcome and a short summary
+//! for a chat post (`DRILL_SUMMARY`) in the environment, the report rendered as Markdown on stdin. A hook that fails is a warning, never a change of the
 //! drill's outcome or exit code: the drill is over by then.
 
 use std::path::Path;
@@ -8,6 +8,7 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use crate::report::history::{self, Run};
 use crate::report::{Report, render};
 use crate::spec::{Drill, Notify};
 
@@ -40,6 +41,11 @@ async fn run(
 ) -> Result<(), String> {
     let program = notify.program(&drill.path)?;
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let summary = history::summary(
+        &Run::of(&report_path.map(absolute).unwrap_or_default(), report),
+        report.recover_command.as_deref(),
+        report.left.len(),
+    );
     let mut child = Command::new(&program)
         .args(&notify.command[1..])
         .current_dir(Notify::folder(&drill.path))
@@ -52,6 +58,7 @@ async fn run(
             "DRILL_REPORT",
             report_path.map(absolute).unwrap_or_default(),
         )
+        .env("DRILL_SUMMARY", summary)
         .env(
             "DRILL_RECOVER_COMMAND",
             report.recover_command.as_deref().unwrap_or(""),

@@ -15,6 +15,7 @@ use crate::engine::{
 };
 use crate::spec::Drill;
 
+pub mod history;
 pub mod render;
 
 pub const SCHEMA_VERSION: u32 = 1;

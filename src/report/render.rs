@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 use super::Report;
-use crate::engine::probing::{sum_of_directions, worst_of_directions};
+use super::history::Run;
 use crate::engine::{ChangeRecord, Fate};
 
 /// The measurements taken once per direction: the failover's under its own name, the fail-back's
@@ -594,49 +594,43 @@ fn fate(c: &ChangeRecord) -> String {
 /// The history header, for [`history_line`]s under it.
 pub fn history_header() -> String {
     format!(
-        "{:<24} {:<20} {:<10} {:<19} {:<20} {:>11} {:>13} {:>5}  SLOS",
-        "RUN", "DRILL", "MODE", "OUTCOME", "STARTED (UTC)", "TOOK", "WRITE OUTAGE", "LOST"
+        "{:<24} {:<20} {:<10} {:<19} {:<20} {:>11} {:>13} {:>5}  {:<9} SLOS",
+        "RUN",
+        "DRILL",
+        "MODE",
+        "OUTCOME",
+        "STARTED (UTC)",
+        "TOOK",
+        "WRITE OUTAGE",
+        "LOST",
+        "TARGET"
     )
 }
 
 /// One run in the history: when, what, how it ended, the worst write outage and lost writes of
-/// its two directions, and its SLO verdicts.
-pub fn history_line(r: &Report) -> String {
-    let m = &r.measurements;
-    let lost = sum_of_directions(m, "lost_writes");
-    let count = |verdict: &str| r.slos.iter().filter(|s| s.verdict() == verdict).count();
-    let slos = match r.slos.len() {
-        0 => "-".to_string(),
-        n => {
-            let mut text = format!("{}/{n} met", count("met"));
-            for (verdict, words) in [("MISSED", "missed"), ("not measured", "not measured")] {
-                let k = count(verdict);
-                if k > 0 {
-                    let _ = write!(text, ", {k} {words}");
-                }
-            }
-            text
-        }
-    };
-    let elapsed = (r.finished_at - r.started_at).num_milliseconds().max(0) as u64;
+/// its two directions, what it ran against (`lab 30×` or `aws`), and its SLO verdicts.
+pub fn history_line(run: &Run) -> String {
     format!(
-        "{:<24} {:<20} {:<10} {:<19} {:<20} {:>11} {:>13} {:>5}  {slos}",
-        r.run_id,
-        r.drill.name,
-        r.mode,
-        r.outcome.as_str(),
-        r.started_at.format("%Y-%m-%d %H:%M:%S"),
-        short(elapsed),
-        worst_of_directions(m, "write_outage_ms")
+        "{:<24} {:<20} {:<10} {:<19} {:<20} {:>11} {:>13} {:>5}  {:<9} {}",
+        run.run_id,
+        run.drill,
+        run.mode,
+        run.outcome.as_str(),
+        run.started_at.format("%Y-%m-%d %H:%M:%S"),
+        short(run.duration_ms),
+        run.write_outage_ms
             .map(short)
             .unwrap_or_else(|| "-".to_string()),
-        lost.map(|l| l.to_string())
+        run.lost_writes
+            .map(|l| l.to_string())
             .unwrap_or_else(|| "-".to_string()),
+        run.target.label(),
+        run.slo_words(),
     )
 }
 
 /// A duration for a column: whole seconds (or milliseconds under one second), at most two units.
-fn short(ms: u64) -> String {
+pub fn short(ms: u64) -> String {
     if ms == 0 {
         return "0s".to_string();
     }
