@@ -287,13 +287,7 @@ async fn run_scenario(
         failback: true,
         clock: clock.clone(),
         cancel: CancellationToken::new(),
-        connection: Connection {
-            profile: None,
-            endpoint_url: Some(world.aws_endpoint()),
-            lab: true,
-            lab_endpoint: None,
-            regions,
-        },
+        connection: Connection::embedded_lab(world.aws_endpoint(), regions),
         poll: common::POLL,
     };
     let origin = world.ground_truth().started_at;

@@ -129,6 +129,19 @@ pub struct Connection {
     pub regions: Vec<String>,
 }
 
+impl Connection {
+    /// An embedded lab this process started, at its AWS endpoint.
+    pub fn embedded_lab(endpoint_url: String, regions: Vec<String>) -> Self {
+        Connection {
+            profile: None,
+            endpoint_url: Some(endpoint_url),
+            lab: true,
+            lab_endpoint: None,
+            regions,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
     pub format_version: u32,
