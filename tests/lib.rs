@@ -12,6 +12,7 @@ mod drill_files;
 mod engine;
 mod estate;
 mod lab;
+mod logs;
 mod probes;
 mod report;
 mod report_target;

@@ -46,9 +46,14 @@ pub fn init_logging(cli: &Cli) {
         .with_writer(super::progress::Stderr)
         .with_ansi(colour)
         .with_target(false);
+    // Each line of a drill is inside its `run` span (`cli::run::execute`), and inside the
+    // scheduler's `fire` span when the scheduler started it: text lines begin
+    // `run{drill=… run_id=…}:`, JSON lines carry the fields in `span` and `spans`. JSON lines
+    // also name the module that wrote them (`target`), so a tool can tell the scheduler's own
+    // lines from its runs'.
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Json => builder.json().with_target(true).try_init(),
     };
 }
 
@@ -104,7 +109,8 @@ pub fn cancel_on_signals(run_id: &str) -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     let run_id = run_id.to_string();
-    tokio::spawn(async move {
+    // In the run's span, like everything else the run logs.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
             signal(SignalKind::interrupt()),
@@ -126,6 +132,6 @@ pub fn cancel_on_signals(run_id: &str) -> CancellationToken {
             "second SIGINT: stopping now without finishing the rollback. The journal is kept; run `drill recover {run_id}` to restore what is still changed."
         );
         std::process::exit(exit::ROLLBACK_INCOMPLETE);
-    });
+    }));
     token
 }

@@ -136,7 +136,7 @@ async fn execute_in(
     // Before the lease, which is the tool's record, not part of the world the drill must restore.
     let initial = target.lab.as_ref().map(|(world, _)| world.snapshot());
     let run_id = engine::new_run_id(&target.clock);
-    tracing::Span::current().record("run_id", run_id.as_str());
+    tracing::Span::current().record("run_id", tracing::field::display(&run_id));
     let context = Context::here(how.fire, target_of(cli, &target));
     let failback = how.failback;
     let cancel = how
@@ -170,7 +170,7 @@ async fn execute_in(
         poll: target.poll,
         clock: target.clock.clone(),
     };
-    tracing::info!(run_id = %run_id, drill = %drill.name, "drill starting");
+    tracing::info!("drill starting");
     let result = {
         let progress = std::sync::Arc::new(engine::progress::Progress::default());
         let _view = super::progress::start(progress.clone(), target.clock.clone());

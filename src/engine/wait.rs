@@ -45,7 +45,7 @@ where
         let answer = probe().await;
         tracing::debug!(
             poll = polls,
-            seen = match &answer {
+            seen = %match &answer {
                 Ok(Ok(_)) => "done".to_string(),
                 Ok(Err(seen)) => crate::escape::terminal(seen).into_owned(),
                 Err(e) => crate::escape::terminal(&e.to_string()).into_owned(),

@@ -125,26 +125,26 @@ impl Intercept for CallLog {
         let status = status.map_or_else(|| "no response".to_string(), |s| s.to_string());
         if failed {
             tracing::debug!(
-                service,
-                operation,
-                region,
-                resource = call.resource.as_deref().unwrap_or("-"),
+                service = %service,
+                operation = %operation,
+                region = %region,
+                resource = %call.resource.as_deref().unwrap_or("-"),
                 attempt = call.attempts,
                 duration_ms = millis(call.attempt_started),
-                status,
-                request_id = request_id.as_deref().unwrap_or("-"),
+                status = %status,
+                request_id = %request_id.as_deref().unwrap_or("-"),
                 "aws attempt failed"
             );
         } else {
             tracing::trace!(
-                service,
-                operation,
-                region,
-                resource = call.resource.as_deref().unwrap_or("-"),
+                service = %service,
+                operation = %operation,
+                region = %region,
+                resource = %call.resource.as_deref().unwrap_or("-"),
                 attempt = call.attempts,
                 duration_ms = millis(call.attempt_started),
-                status,
-                request_id = request_id.as_deref().unwrap_or("-"),
+                status = %status,
+                request_id = %request_id.as_deref().unwrap_or("-"),
                 "aws attempt"
             );
         }
@@ -170,13 +170,13 @@ impl Intercept for CallLog {
             |r| r.status().as_u16().to_string(),
         );
         tracing::debug!(
-            service,
-            operation,
-            region,
-            resource = call.resource.as_deref().unwrap_or("-"),
+            service = %service,
+            operation = %operation,
+            region = %region,
+            resource = %call.resource.as_deref().unwrap_or("-"),
             attempts = call.attempts,
             duration_ms = millis(call.started),
-            status,
+            status = %status,
             "aws call {}",
             if ok { "ok" } else { "failed" }
         );
