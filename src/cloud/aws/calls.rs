@@ -110,9 +110,10 @@ impl Intercept for CallLog {
         };
         let status = context.response().map(|r| r.status().as_u16());
         let failed = status.is_none_or(|s| s >= 400);
-        if !(failed && tracing::enabled!(tracing::Level::DEBUG))
-            && !tracing::enabled!(tracing::Level::TRACE)
-        {
+        // Failed attempts at -v (a retry is worth seeing), every attempt at -vv.
+        let wanted = tracing::enabled!(tracing::Level::TRACE)
+            || (failed && tracing::enabled!(tracing::Level::DEBUG));
+        if !wanted {
             return Ok(());
         }
         let (service, operation, region) = names(cfg);
