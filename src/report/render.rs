@@ -231,7 +231,8 @@ fn steps(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} |",
-            md_text(&s.name),
+            // The tool's own step names.
+            s.name,
             s.status.as_str(),
             time(&s.started_at),
             millis(s.duration_ms)
@@ -570,7 +571,7 @@ fn changes(o: &mut String, r: &Report) {
             o,
             "| {} | {} | {} | {} | {} | {} |",
             c.seq,
-            md_text(&c.step),
+            c.step,
             md_text(&c.resource),
             md_code(&c.before.to_string()),
             md_code(&c.after.to_string()),
