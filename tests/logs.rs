@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{Datelike, TimeDelta, Timelike, Utc};
 use failover_drill::schedule::daemon;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::support::Drill;
 use crate::support::process::Proc;
@@ -258,4 +259,146 @@ fn header_is_escaped(md: &str, operator: &str) {
         "{md}"
     );
     assert!(md.contains("| target | lab (time scale 200×) |"), "{md}");
+}
+
+/// Log lines written to memory, for the test below.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// `-v` (debug): a throttled call logs each failed attempt and then the call, with its service,
+/// operation, resource, attempts and duration, and never the credentials it was signed with.
+#[tokio::test(start_paused = true)]
+async fn verbose_logs_show_each_aws_call_and_its_retries() {
+    use aws_credential_types::Credentials;
+    use aws_sdk_route53::Client;
+    use aws_sdk_route53::config::{BehaviorVersion, Region};
+    use aws_sdk_route53::operation::get_health_check::GetHealthCheckOutput;
+    use aws_sdk_route53::types as r53;
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    let captured = Captured::default();
+    // As `-v` sets it: the SDK's own logs stay at warn (they print the access key id).
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "warn,failover_drill=debug,integration=info",
+        ))
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let throttled = || {
+        HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(
+                r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"#,
+            ),
+        )
+    };
+    let rule = mock!(Client::get_health_check)
+        .sequence()
+        .http_response(throttled)
+        .times(2)
+        .output(|| {
+            GetHealthCheckOutput::builder()
+                .health_check(
+                    r53::HealthCheck::builder()
+                        .id("hc-1")
+                        .caller_reference("ref")
+                        .health_check_version(3)
+                        .health_check_config(
+                            r53::HealthCheckConfig::builder()
+                                .r#type(r53::HealthCheckType::Https)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+        .build();
+    let client = Client::from_conf(
+        aws_sdk_route53::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "AKIAMOCKS",
+                "mock-secret",
+                None,
+                None,
+                "mocks",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::Sequential)
+                    .with_rule(&rule),
+            )
+            .build(),
+    );
+    let cloud = failover_drill::cloud::aws::from_clients(
+        client,
+        Default::default(),
+        &failover_drill::clock::Clock::real(),
+    );
+    async {
+        cloud.route53.get_health_check("hc-1").await.unwrap();
+    }
+    .instrument(tracing::info_span!("run", drill = %"delta", run_id = %"r-1"))
+    .await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logs.lines().collect();
+    let failed: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("aws attempt failed"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{logs}");
+    for (n, line) in failed.iter().enumerate() {
+        assert!(line.contains(&format!("attempt={}", n + 1)), "{line}");
+        assert!(line.contains("status=400"), "{line}");
+    }
+    let call = lines
+        .iter()
+        .find(|l| l.contains("aws call ok"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    for part in [
+        "run{drill=delta run_id=r-1}",
+        "operation=GetHealthCheck",
+        "region=us-east-1",
+        "resource=/2013-04-01/healthcheck/hc-1",
+        "attempts=3",
+        "duration_ms=",
+    ] {
+        assert!(call.contains(part), "{part}: {call}");
+    }
+    assert!(
+        !logs.contains("mock-secret") && !logs.contains("AKIAMOCKS"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("Rate exceeded"),
+        "bodies are not logged: {logs}"
+    );
 }

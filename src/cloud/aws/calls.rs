@@ -109,7 +109,9 @@ impl Intercept for CallLog {
             return Ok(());
         };
         let status = context.response().map(|r| r.status().as_u16());
-        let failed = status.is_none_or(|s| s >= 400);
+        // Deserialised by now: an error (or none at all, when the attempt never got a response)
+        // is what the retry strategy judges.
+        let failed = !matches!(context.output_or_error(), Some(Ok(_)));
         // Failed attempts at -v (a retry is worth seeing), every attempt at -vv.
         let wanted = tracing::enabled!(tracing::Level::TRACE)
             || (failed && tracing::enabled!(tracing::Level::DEBUG));
