@@ -35,14 +35,6 @@ fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// One Markdown table cell of text the report composed itself, whose markup (code spans, bold)
-/// is meant: control characters written out (a line break cannot end the row) and no bare `|`.
-/// Strings from drill files or the cloud inside it are escaped first, with [`md_text`] or
-/// [`md_code`].
-fn cell(text: &str) -> String {
-    crate::escape::terminal(text).replace('|', "\\|")
-}
-
 /// A measurement's value in its unit: `_ms` names are durations, `error_rate` a fraction, the
 /// rest counts. `—` when it was not measured.
 fn measurement(name: &str, value: Option<&Value>) -> String {
@@ -515,12 +507,12 @@ fn lab_evidence(o: &mut String, lab: &Value) {
     for d in differences.iter().take(SHOWN) {
         let _ = writeln!(
             o,
-            "- {} {}: {} `{}` → `{}`",
-            text(&d["kind"]),
-            cell(&text(&d["resource"])),
-            text(&d["field"]),
-            cell(&d["before"].to_string()),
-            cell(&d["after"].to_string())
+            "- {} {}: {} {} → {}",
+            md_text(&text(&d["kind"])),
+            md_text(&text(&d["resource"])),
+            md_text(&text(&d["field"])),
+            md_code(&d["before"].to_string()),
+            md_code(&d["after"].to_string())
         );
     }
     if differences.len() > SHOWN {
@@ -686,11 +678,6 @@ fn short(ms: u64) -> String {
 mod tests {
     use super::*;
     use crate::engine::journal::UndoneHow;
-
-    #[test]
-    fn cells_keep_tables_intact() {
-        assert_eq!(cell("a|b\nc"), "a\\|b\\u{a}c");
-    }
 
     /// A set identifier with an escape sequence, a `|` and a line break, in every place a report
     /// shows one: the Markdown keeps one row per change, shows the escape written out, and never
