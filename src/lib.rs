@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod cloud;
 pub mod engine;
+pub mod escape;
 pub mod lab;
 pub mod probes;
 pub mod report;

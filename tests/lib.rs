@@ -13,6 +13,7 @@ mod engine;
 mod estate;
 mod history;
 mod lab;
+mod logs;
 mod probes;
 mod report;
 mod report_target;

@@ -43,13 +43,65 @@ pub fn init_logging(cli: &Cli) {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(super::progress::Stderr)
+        .with_writer(OneLine(super::progress::Stderr))
         .with_ansi(colour)
         .with_target(false);
+    // Each line of a drill is inside its `run` span (`cli::run::execute`), and inside the
+    // scheduler's `fire` span when the scheduler started it: text lines begin
+    // `run{drill=… run_id=…}:`, JSON lines carry the fields in `span` and `spans`. JSON lines
+    // also name the module that wrote them (`target`), so a tool can tell the scheduler's own
+    // lines from its runs'.
     let _ = match cli.log_format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Json => builder.json().with_target(true).try_init(),
     };
+}
+
+/// Keeps each text log line one line. The formatter already writes out escape sequences in what
+/// it logs, but not line breaks: an error message or an identifier holding one would start a line
+/// that looks like a log line of its own. Each event reaches the writer in one write ending in
+/// its newline; a break before that end is written out as `\u{a}` (`\u{d}` for a carriage
+/// return). JSON lines need none of this: JSON escapes them.
+struct OneLine<M>(M);
+
+impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
+    for OneLine<M>
+{
+    type Writer = OneLineWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        OneLineWriter(self.0.make_writer())
+    }
+}
+
+struct OneLineWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for OneLineWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (body, end) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, &b"\n"[..]),
+            None => (buf, &b""[..]),
+        };
+        if !body.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let mut line = Vec::with_capacity(buf.len() + 16);
+        for &b in body {
+            match b {
+                b'\n' => line.extend_from_slice(b"\\u{a}"),
+                b'\r' => line.extend_from_slice(b"\\u{d}"),
+                b => line.push(b),
+            }
+        }
+        line.extend_from_slice(end);
+        self.0.write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 pub fn state_dir(cli: &Cli) -> Result<PathBuf, CliError> {
@@ -104,7 +156,8 @@ pub fn cancel_on_signals(run_id: &str) -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     let run_id = run_id.to_string();
-    tokio::spawn(async move {
+    // In the run's span, like everything else the run logs.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
             signal(SignalKind::interrupt()),
@@ -126,6 +179,25 @@ pub fn cancel_on_signals(run_id: &str) -> CancellationToken {
             "second SIGINT: stopping now without finishing the rollback. The journal is kept; run `drill recover {run_id}` to restore what is still changed."
         );
         std::process::exit(exit::ROLLBACK_INCOMPLETE);
-    });
+    }));
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::OneLineWriter;
+
+    #[test]
+    fn a_log_line_with_a_break_in_it_stays_one_line() {
+        let mut out = OneLineWriter(Vec::new());
+        out.write_all(b"INFO run{drill=a}: set x\r\nINFO forged line\n")
+            .unwrap();
+        out.write_all(b"INFO plain\n").unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "INFO run{drill=a}: set x\\u{d}\\u{a}INFO forged line\nINFO plain\n"
+        );
+    }
 }

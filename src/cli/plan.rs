@@ -24,7 +24,7 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
             drill.name
         );
         for reason in reasons {
-            eprintln!("  - {reason}");
+            eprintln!("  - {}", crate::escape::terminal(&reason));
         }
         Ok(exit::REFUSED)
     };
@@ -76,7 +76,11 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
         drill.regions.secondary
     );
     for (i, action) in actions(&drill, &plan, failback).iter().enumerate() {
-        println!("{:>3}. {action}", i + 1);
+        println!(
+            "{:>3}. {}",
+            i + 1,
+            crate::escape::terminal(&action.to_string())
+        );
     }
     if let Some(watch) = &drill.alarms {
         println!(
@@ -106,7 +110,7 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> Result<i32, CliError> {
         Err(e) => println!("warning: cannot find where the lease would live: {e}"),
     }
     for warning in &plan.warnings {
-        println!("warning: {warning}");
+        println!("warning: {}", crate::escape::terminal(warning));
     }
     Ok(exit::PASSED)
 }

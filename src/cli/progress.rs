@@ -82,7 +82,8 @@ pub fn start(progress: Arc<Progress>, clock: crate::clock::Clock) -> View {
         );
         *bar() = Some(b);
     }
-    let task = tokio::spawn(async move {
+    // In the run's span: its "traffic" lines name the run like every other.
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut last_shares = String::new();
         loop {
             let mut state = progress.snapshot();
@@ -101,7 +102,7 @@ pub fn start(progress: Arc<Progress>, clock: crate::clock::Clock) -> View {
             }
             tokio::time::sleep(Duration::from_millis(if tty { 150 } else { 1000 })).await;
         }
-    });
+    }));
     View { task }
 }
 

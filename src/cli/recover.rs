@@ -153,7 +153,11 @@ pub async fn recover(cli: &Cli, args: &RecoverArgs) -> Result<i32, CliError> {
     }
     let recovery = recovered.map_err(|e| CliError::Refused(e.to_string()))?;
     for change in &recovery.changes {
-        println!("  {:<60} {}", change.resource, change.fate());
+        println!(
+            "  {:<60} {}",
+            crate::escape::terminal(&change.resource),
+            change.fate()
+        );
     }
     write_report(&state_dir, &recovery, since, &clock);
     if recovery.left.is_empty() && !recovery.held.is_empty() {

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::engine::{self, Outcome, RunOptions};
+use crate::escape::terminal;
 use crate::lab::critical;
 use crate::lab::summary::{DETAILS_FORMAT, Details, Summary};
 use crate::lab::{GroundTruth, Snapshot};
-use crate::report::{self, Report, render};
+use crate::report::{self, Context, Report, Target, render};
 use crate::schedule::guard::{LeaseGuard, Refusal};
 use crate::schedule::lease::{self, Place};
 
@@ -86,7 +88,24 @@ pub(super) enum Executed {
 /// Reaches the target (AWS, or a fresh lab seeded from the drill), runs the engine under the
 /// target's lease (which the engine takes after its read-only preflight) and writes the report.
 /// What `drill run` and the scheduler share. Everything here that can refuse the run only reads.
+///
+/// Everything it logs, and everything the tasks it starts log, is inside a `run` span naming the
+/// drill and, once it is chosen, the run id: two runs in one process (the scheduler's) or in one
+/// log stream stay apart.
 pub(super) async fn execute(
+    cli: &Cli,
+    drill: &crate::spec::Drill,
+    how: Execution<'_>,
+) -> Result<Executed, CliError> {
+    let span = tracing::info_span!(
+        "run",
+        drill = %crate::escape::terminal(&drill.name),
+        run_id = tracing::field::Empty
+    );
+    execute_in(cli, drill, how).instrument(span).await
+}
+
+async fn execute_in(
     cli: &Cli,
     drill: &crate::spec::Drill,
     how: Execution<'_>,
@@ -117,6 +136,8 @@ pub(super) async fn execute(
     // Before the lease, which is the tool's record, not part of the world the drill must restore.
     let initial = target.lab.as_ref().map(|(world, _)| world.snapshot());
     let run_id = engine::new_run_id(&target.clock);
+    tracing::Span::current().record("run_id", tracing::field::display(&run_id));
+    let context = Context::here(how.fire, target_of(cli, &target));
     let failback = how.failback;
     let cancel = how
         .cancel
@@ -149,7 +170,7 @@ pub(super) async fn execute(
         poll: target.poll,
         clock: target.clock.clone(),
     };
-    tracing::info!(run_id = %run_id, drill = %drill.name, "drill starting");
+    tracing::info!("drill starting");
     let result = {
         let progress = std::sync::Arc::new(engine::progress::Progress::default());
         let _view = super::progress::start(progress.clone(), target.clock.clone());
@@ -167,6 +188,7 @@ pub(super) async fn execute(
     }
     let code = exit::for_outcome(result.outcome);
     let mut report = Report::new(drill, &result, failback, code, opts.clock.scale());
+    report.context = Some(context);
     let path = match how.report {
         ReportTo::StateDir => Report::default_path(&state_dir, &run_id),
         ReportTo::File(path) => path,
@@ -201,6 +223,44 @@ pub(super) async fn execute(
         outcome: result.outcome,
         report: path,
     })
+}
+
+/// What the run goes against, for the report: never credentials, nor the user part of a URL.
+fn target_of(cli: &Cli, target: &lab::Target) -> Target {
+    let regions = target.connection.regions.clone();
+    if let Some((_, opts)) = &target.lab {
+        return Target {
+            kind: "lab".to_string(),
+            time_scale: Some(opts.time_scale),
+            endpoint: None,
+            profile: None,
+            regions,
+        };
+    }
+    if let Some(served) = &target.served {
+        return Target {
+            kind: "lab-endpoint".to_string(),
+            time_scale: Some(served.time_scale),
+            endpoint: Some(report::without_userinfo(&served.control)),
+            profile: None,
+            regions,
+        };
+    }
+    Target {
+        kind: "aws".to_string(),
+        time_scale: None,
+        endpoint: target
+            .connection
+            .endpoint_url
+            .as_deref()
+            .map(report::without_userinfo),
+        profile: cli
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok())
+            .filter(|p| !p.is_empty()),
+        regions,
+    }
 }
 
 /// The report's `lab` section: the summary ([`Summary`]) and the critical path, with the whole
@@ -355,14 +415,14 @@ fn confirm(name: &str, primary: &str, secondary: &str, yes: bool) -> Result<(), 
 fn summarise(report: &Report) {
     println!(
         "drill {} run {}: {}",
-        report.drill.name,
+        terminal(&report.drill.name),
         report.run_id,
         report.outcome_str()
     );
     for step in &report.steps {
         println!(
             "  {:<16} {:<7} {}",
-            step.name,
+            terminal(&step.name),
             step.status.as_str(),
             render::millis(step.duration_ms)
         );
@@ -409,22 +469,22 @@ fn summarise(report: &Report) {
             if seen.is_empty() {
                 "none".to_string()
             } else {
-                seen.into_iter().collect::<Vec<_>>().join(", ")
+                terminal(&seen.into_iter().collect::<Vec<_>>().join(", ")).into_owned()
             }
         );
     }
     if let Some(stop) = &report.stop {
         println!(
             "  stop condition {} fired at {}: {}",
-            stop.condition,
+            terminal(&stop.condition),
             stop.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            stop.detail
+            terminal(&stop.detail)
         );
     }
     for slo in &report.slos {
         println!(
             "  SLO {:<18} target {}, measured {}: {}",
-            slo.name,
+            terminal(&slo.name),
             render::slo_value(slo.target, &slo.unit),
             slo.measured
                 .map(|m| render::slo_value(m, &slo.unit))
@@ -433,14 +493,14 @@ fn summarise(report: &Report) {
         );
     }
     for e in &report.errors {
-        eprintln!("  error: {e}");
+        eprintln!("  error: {}", terminal(e));
     }
     if report.outcome == Outcome::Held {
         eprintln!(
             "HELD — the writer and traffic were kept where they serve instead of being moved back:"
         );
         for l in &report.left {
-            eprintln!("  - {l}");
+            eprintln!("  - {}", terminal(l));
         }
         if let Some(cmd) = &report.recover_command {
             eprintln!("Fail back once the way back can serve: {cmd}");
@@ -449,7 +509,7 @@ fn summarise(report: &Report) {
     if report.outcome == Outcome::RollbackIncomplete {
         eprintln!("STILL CHANGED — the drill could not restore:");
         for l in &report.left {
-            eprintln!("  - {l}");
+            eprintln!("  - {}", terminal(l));
         }
         if let Some(cmd) = &report.recover_command {
             eprintln!("Fix with: {cmd}");

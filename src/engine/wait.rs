@@ -38,9 +38,22 @@ where
     // Polls keep a fixed rate from the start: the time a call takes is not added to the period,
     // so a wait ends at most one poll after the thing it waits for (plus one call).
     let mut next = started;
+    let mut polls = 0u64;
     loop {
         next += poll;
-        let last = match probe().await {
+        polls += 1;
+        let answer = probe().await;
+        tracing::debug!(
+            poll = polls,
+            seen = %match &answer {
+                Ok(Ok(_)) => "done".to_string(),
+                Ok(Err(seen)) => crate::escape::terminal(seen).into_owned(),
+                Err(e) => crate::escape::terminal(&e.to_string()).into_owned(),
+            },
+            "waiting for {}",
+            crate::escape::terminal(what)
+        );
+        let last = match answer {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(seen)) => Some(seen),
             // Asking again cannot help: the thing is gone, or the request cannot even be made.

@@ -246,7 +246,8 @@ impl Prober {
         let shared = self.shared.clone();
         let cancel = self.cancel.clone();
         let permits = self.permits.clone();
-        lock(&self.tasks).push(tokio::spawn(async move {
+        // The probes log in the span of the run that started them.
+        lock(&self.tasks).push(tokio::spawn(tracing::Instrument::in_current_span(async move {
             let mut ticker =
                 ticker::Ticker::new(shared.clock.clone(), interval, shared.skew.clone());
             loop {
@@ -257,17 +258,17 @@ impl Prober {
                 match permits.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let fut = probe(shared.clone(), at);
-                        tokio::spawn(async move {
+                        tokio::spawn(tracing::Instrument::in_current_span(async move {
                             fut.await;
                             drop(permit);
-                        });
+                        }));
                     }
                     Err(_) => tracing::warn!(
                         "probes: {MAX_IN_FLIGHT} probes still waiting for answers; skipping a tick"
                     ),
                 }
             }
-        }));
+        })));
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

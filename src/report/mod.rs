@@ -203,6 +203,124 @@ pub struct Report {
     /// Drills with `[stop] alarms`: the evidence they were watched. See `docs/report.md`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<serde_json::Value>,
+    /// Who ran the drill, from where, against what. Absent in reports written before it was
+    /// recorded, and in those of `drill recover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Context>,
+}
+
+/// Who ran a drill, from which host, how it was started and against what: what an auditor asks
+/// first. Never credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// `user@host` for `drill run`; `scheduler@host` when `drill schedule` started the run.
+    pub operator: String,
+    /// The host the run ran on.
+    pub host: String,
+    /// `drill run` or `drill schedule`.
+    pub started_by: String,
+    /// The fire time the scheduler started the run for; absent for `drill run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire: Option<DateTime<Utc>>,
+    pub target: Target,
+}
+
+impl Context {
+    /// The context of a run started on this host now: by the user in `USER` (or `LOGNAME`) for
+    /// `drill run`, by the scheduler when `fire` (the scheduled fire the run is for) is given.
+    pub fn here(fire: Option<DateTime<Utc>>, target: Target) -> Self {
+        // The lease owner is `host/pid`, its host already read and cleaned of anything odd.
+        let owner = crate::schedule::lease::owner();
+        let host = owner
+            .rsplit_once('/')
+            .map_or(owner.as_str(), |(h, _)| h)
+            .to_string();
+        let user = match fire {
+            Some(_) => "scheduler".to_string(),
+            None => ["USER", "LOGNAME"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok())
+                .map(|u| u.trim().to_string())
+                .find(|u| !u.is_empty())
+                .unwrap_or_else(|| "unknown".to_string()),
+        };
+        Context {
+            operator: format!("{user}@{host}"),
+            host,
+            started_by: if fire.is_some() {
+                "drill schedule"
+            } else {
+                "drill run"
+            }
+            .to_string(),
+            fire,
+            target,
+        }
+    }
+}
+
+/// What a run went against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// `lab` (the embedded lab this process started), `lab-endpoint` (a lab served by `drill
+    /// lab`) or `aws`.
+    pub kind: String,
+    /// The lab's time scale (modelled seconds per wall second); lab runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    /// The served lab's control URL (`lab-endpoint`), or the AWS endpoint override
+    /// (`AWS_ENDPOINT_URL`) of an `aws` run, without any user or password part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The AWS profile (`--profile`/`AWS_PROFILE`); absent for the default credential chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The drill's two regions, primary first.
+    pub regions: Vec<String>,
+}
+
+impl Target {
+    /// One line for people: `lab (time scale 30×)`, `lab-endpoint http://127.0.0.1:4566/_lab`,
+    /// `aws (profile prod; us-east-1, us-west-2)`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.profile {
+            parts.push(format!("profile {p}"));
+        }
+        if let Some(e) = &self.endpoint
+            && self.kind == "aws"
+        {
+            parts.push(format!("endpoint {e}"));
+        }
+        if !self.regions.is_empty() {
+            parts.push(self.regions.join(", "));
+        }
+        match (self.kind.as_str(), self.time_scale) {
+            ("lab", Some(scale)) => format!("lab (time scale {scale}×)"),
+            ("lab-endpoint", scale) => format!(
+                "lab-endpoint {}{}",
+                self.endpoint.as_deref().unwrap_or("?"),
+                scale
+                    .map(|s| format!(" (time scale {s}×)"))
+                    .unwrap_or_default()
+            ),
+            (kind, _) if parts.is_empty() => kind.to_string(),
+            (kind, _) => format!("{kind} ({})", parts.join("; ")),
+        }
+    }
+}
+
+/// `url` without a `user:password@` part, which must never reach a report.
+pub fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +334,9 @@ pub struct DrillInfo {
     pub name: String,
     pub file: PathBuf,
     pub sha256: String,
+    /// The drill file's `description`; absent when it has none (and in older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +375,7 @@ impl Report {
                 name: drill.name.clone(),
                 file: drill.path.clone(),
                 sha256: drill.sha256.clone(),
+                description: Some(drill.description.clone()).filter(|d| !d.trim().is_empty()),
             },
             mode: drill.database.mode.as_str().to_string(),
             regions: Regions {
@@ -282,6 +404,7 @@ impl Report {
             probes: result.probes.clone(),
             stop: result.stop.clone(),
             alarms: result.alarms.clone(),
+            context: None,
         }
     }
 
@@ -325,6 +448,7 @@ impl Report {
                 name: header.drill_name.clone(),
                 file: header.drill_file.clone(),
                 sha256: header.drill_sha256.clone(),
+                description: None,
             },
             mode: mode.to_string(),
             regions: Regions {
@@ -360,6 +484,7 @@ impl Report {
             probes: None,
             stop: None,
             alarms: None,
+            context: None,
         }
     }
 
@@ -422,6 +547,67 @@ pub fn write_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> std::i
 mod tests {
     use super::*;
     use crate::engine::journal::UndoneHow;
+
+    #[test]
+    fn endpoints_lose_their_user_and_password() {
+        assert_eq!(
+            without_userinfo("https://AKIA:secret@example.com:4566/_lab"),
+            "https://example.com:4566/_lab"
+        );
+        assert_eq!(
+            without_userinfo("http://127.0.0.1:80"),
+            "http://127.0.0.1:80"
+        );
+        assert_eq!(without_userinfo("u:p@host/x"), "host/x");
+    }
+
+    #[test]
+    fn targets_read_as_one_line() {
+        let target = |kind: &str| Target {
+            kind: kind.to_string(),
+            time_scale: None,
+            endpoint: None,
+            profile: None,
+            regions: vec!["us-east-1".to_string(), "us-west-2".to_string()],
+        };
+        let lab = Target {
+            time_scale: Some(30.0),
+            ..target("lab")
+        };
+        assert_eq!(lab.describe(), "lab (time scale 30×)");
+        let served = Target {
+            endpoint: Some("http://127.0.0.1:9/_lab".to_string()),
+            time_scale: Some(600.0),
+            ..target("lab-endpoint")
+        };
+        assert_eq!(
+            served.describe(),
+            "lab-endpoint http://127.0.0.1:9/_lab (time scale 600×)"
+        );
+        let aws = Target {
+            profile: Some("prod".to_string()),
+            ..target("aws")
+        };
+        assert_eq!(aws.describe(), "aws (profile prod; us-east-1, us-west-2)");
+        assert_eq!(target("aws").describe(), "aws (us-east-1, us-west-2)");
+    }
+
+    #[test]
+    fn scheduled_runs_are_the_schedulers() {
+        let context = Context::here(
+            Some(Utc::now()),
+            Target {
+                kind: "aws".to_string(),
+                time_scale: None,
+                endpoint: None,
+                profile: None,
+                regions: Vec::new(),
+            },
+        );
+        assert!(context.operator.starts_with("scheduler@"), "{context:?}");
+        assert_eq!(context.operator, format!("scheduler@{}", context.host));
+        assert_eq!(context.started_by, "drill schedule");
+    }
 
     fn change(seq: u64, restored: bool) -> ChangeRecord {
         ChangeRecord {

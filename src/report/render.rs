@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::Report;
 use super::history::Run;
 use crate::engine::{ChangeRecord, Fate};
+use crate::escape::{md_code, md_text};
 
 /// The measurements taken once per direction: the failover's under its own name, the fail-back's
 /// with a `failback_` prefix. In the order the post-mortem reads them.
@@ -32,11 +33,6 @@ pub fn millis(ms: u64) -> String {
 
 fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// One Markdown table cell: no line breaks, no bare `|`.
-fn cell(text: &str) -> String {
-    text.replace('\n', " ").replace('|', "\\|")
 }
 
 /// A measurement's value in its unit: `_ms` names are durations, `error_rate` a fraction, the
@@ -67,15 +63,35 @@ pub fn slo_value(value: u64, unit: &str) -> String {
 pub fn markdown(r: &Report) -> String {
     let mut out = String::new();
     let o = &mut out;
-    let _ = writeln!(o, "# Drill `{}`: {}\n", r.drill.name, r.outcome.as_str());
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| run | `{}` |", r.run_id);
     let _ = writeln!(
         o,
-        "| drill file | `{}` (sha256 `{}`) |",
-        cell(&r.drill.file.display().to_string()),
-        r.drill.sha256
+        "# Drill {}: {}\n",
+        md_code(&r.drill.name),
+        r.outcome.as_str()
     );
+    if let Some(description) = &r.drill.description {
+        let _ = writeln!(o, "{}\n", md_text(description.trim()));
+    }
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| run | {} |", md_code(&r.run_id));
+    let _ = writeln!(
+        o,
+        "| drill file | {} (sha256 {}) |",
+        md_code(&r.drill.file.display().to_string()),
+        md_code(&r.drill.sha256)
+    );
+    if let Some(c) = &r.context {
+        let _ = writeln!(
+            o,
+            "| operator | {} (started by {}{}) |",
+            md_text(&c.operator),
+            md_code(&c.started_by),
+            c.fire
+                .map(|f| format!(" for the fire at {}", time(&f)))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(o, "| target | {} |", md_text(&c.target.describe()));
+    }
     let route = if r.failback {
         format!(
             "{} → {} → {}",
@@ -99,7 +115,12 @@ pub fn markdown(r: &Report) -> String {
         r.outcome.as_str(),
         r.exit_code
     );
-    let _ = writeln!(o, "| tool | {} {} |", r.tool.name, r.tool.version);
+    let _ = writeln!(
+        o,
+        "| tool | {} {} |",
+        md_text(&r.tool.name),
+        md_text(&r.tool.version)
+    );
     if r.time.clock != "real" {
         let _ = writeln!(
             o,
@@ -122,7 +143,7 @@ pub fn markdown(r: &Report) -> String {
             } else {
                 faults
                     .iter()
-                    .map(|f| format!("`{f}`"))
+                    .map(|f| md_code(f))
                     .collect::<Vec<_>>()
                     .join(", ")
             },
@@ -153,7 +174,7 @@ pub fn markdown(r: &Report) -> String {
             );
         }
         for line in &r.left {
-            let _ = writeln!(o, "- {line}");
+            let _ = writeln!(o, "- {}", md_text(line));
         }
         if let Some(cmd) = &r.recover_command {
             if held {
@@ -168,17 +189,17 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(o, "\n## Stop condition\n");
         let _ = writeln!(
             o,
-            "`{}` fired at {}: {}",
-            stop.condition,
+            "{} fired at {}: {}",
+            md_code(&stop.condition),
             time(&stop.at),
-            stop.detail
+            md_text(&stop.detail)
         );
     }
 
     if !r.errors.is_empty() {
         let _ = writeln!(o, "\n## Errors\n");
         for e in &r.errors {
-            let _ = writeln!(o, "- {e}");
+            let _ = writeln!(o, "- {}", md_text(e));
         }
     }
 
@@ -202,6 +223,7 @@ fn steps(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} |",
+            // The tool's own step names.
             s.name,
             s.status.as_str(),
             time(&s.started_at),
@@ -215,10 +237,10 @@ fn steps(o: &mut String, r: &Report) {
 fn timeline(o: &mut String, r: &Report) {
     let mut events: Vec<(DateTime<Utc>, String)> = Vec::new();
     for s in &r.steps {
-        events.push((s.started_at, format!("step `{}` started", s.name)));
+        events.push((s.started_at, format!("step {} started", md_code(&s.name))));
         events.push((
             s.finished_at,
-            format!("step `{}` {}", s.name, s.status.as_str()),
+            format!("step {} {}", md_code(&s.name), s.status.as_str()),
         ));
     }
     let directions = r
@@ -228,8 +250,8 @@ fn timeline(o: &mut String, r: &Report) {
         .into_iter()
         .flatten();
     for d in directions {
-        let name = d["direction"].as_str().unwrap_or("?");
-        let target = d["target"].as_str().unwrap_or("?");
+        let name = md_text(d["direction"].as_str().unwrap_or("?"));
+        let target = md_text(d["target"].as_str().unwrap_or("?"));
         let at = |key: &str| moment(&d[key]);
         for (key, what) in [
             (
@@ -278,7 +300,7 @@ fn timeline(o: &mut String, r: &Report) {
     if let Some(stop) = &r.stop {
         events.push((
             stop.at,
-            format!("stop condition `{}` fired", stop.condition),
+            format!("stop condition {} fired", md_code(&stop.condition)),
         ));
     }
     if events.is_empty() {
@@ -290,7 +312,8 @@ fn timeline(o: &mut String, r: &Report) {
     let _ = writeln!(o, "| time | since start | event |\n|---|---|---|");
     for (t, what) in events {
         let since = (t - r.started_at).num_milliseconds().max(0) as u64;
-        let _ = writeln!(o, "| {} | {} | {} |", time(&t), millis(since), cell(&what));
+        // Each event's parts from the report are escaped where it was composed.
+        let _ = writeln!(o, "| {} | {} | {what} |", time(&t), millis(since));
     }
 }
 
@@ -484,12 +507,12 @@ fn lab_evidence(o: &mut String, lab: &Value) {
     for d in differences.iter().take(SHOWN) {
         let _ = writeln!(
             o,
-            "- {} {}: {} `{}` → `{}`",
-            text(&d["kind"]),
-            cell(&text(&d["resource"])),
-            text(&d["field"]),
-            cell(&d["before"].to_string()),
-            cell(&d["after"].to_string())
+            "- {} {}: {} {} → {}",
+            md_text(&text(&d["kind"])),
+            md_text(&text(&d["resource"])),
+            md_text(&text(&d["field"])),
+            md_code(&d["before"].to_string()),
+            md_code(&d["after"].to_string())
         );
     }
     if differences.len() > SHOWN {
@@ -538,12 +561,12 @@ fn changes(o: &mut String, r: &Report) {
     for c in &r.changes {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | `{}` | `{}` | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             c.seq,
             c.step,
-            cell(&c.resource),
-            cell(&c.before.to_string()),
-            cell(&c.after.to_string()),
+            md_text(&c.resource),
+            md_code(&c.before.to_string()),
+            md_code(&c.after.to_string()),
             fate(c)
         );
     }
@@ -585,7 +608,7 @@ fn fates(changes: &[ChangeRecord], omitted: &BTreeMap<String, usize>) -> String 
 /// One change's end as a table cell: what became of it, and why when it is still changed.
 fn fate(c: &ChangeRecord) -> String {
     match (c.fate(), &c.note) {
-        (Fate::StillChanged, Some(note)) => format!("**STILL CHANGED**: {}", cell(note)),
+        (Fate::StillChanged, Some(note)) => format!("**STILL CHANGED**: {}", md_text(note)),
         (Fate::StillChanged, None) => "**STILL CHANGED**".to_string(),
         (f, _) => f.to_string(),
     }
@@ -650,9 +673,43 @@ mod tests {
     use super::*;
     use crate::engine::journal::UndoneHow;
 
+    /// A set identifier with an escape sequence, a `|` and a line break, in every place a report
+    /// shows one: the Markdown keeps one row per change, shows the escape written out, and never
+    /// carries the raw bytes.
     #[test]
-    fn cells_keep_tables_intact() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    fn hostile_identifiers_stay_inside_their_cells() {
+        let mut r: Report =
+            serde_json::from_str(include_str!("../../tests/fixtures/report-v1-passed.json"))
+                .unwrap();
+        let hostile = "\x1b[31mblue|green\n| 9 | forged | row |";
+        r.changes[0].resource = format!("record api.example.com. A {hostile}");
+        r.changes[0].restored = false;
+        r.changes[0].how = None;
+        r.changes[0].note = Some(format!("set {hostile} is gone"));
+        r.left = vec![format!(
+            "record api.example.com. A {hostile}: still weight 0"
+        )];
+        r.errors = vec![format!("Route 53: no such set {hostile}")];
+        r.drill.description = Some(format!("# Monthly drill <script>x</script> {hostile}"));
+        let md = markdown(&r);
+        assert!(!md.contains('\x1b'), "{md}");
+        assert!(!md.contains("<script>"), "{md}");
+        assert!(
+            md.contains(r"\u{1b}\[31mblue\|green\u{a}\| 9 \| forged"),
+            "{md}"
+        );
+        let table = md.split("## Changes").nth(1).unwrap();
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
+            .collect();
+        assert_eq!(rows.len(), r.changes.len(), "{table}");
+        // Every row has the table's six cells: no `|` of the identifier splits one.
+        for row in rows {
+            let bare = row.replace("\\|", "");
+            assert_eq!(bare.matches('|').count(), 7, "{row}");
+        }
+        assert!(md.contains("\\# Monthly drill \\<script\\>x"), "{md}");
     }
 
     #[test]

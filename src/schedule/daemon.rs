@@ -30,6 +30,7 @@ use futures::future::LocalBoxFuture;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::engine::Outcome;
@@ -439,11 +440,20 @@ impl<'r> Daemon<'r> {
             // Saved before the run starts: a crash mid-run must not make it a "missed" run that
             // a restarted scheduler repeats.
             self.checkpoint(&drill.name, p.fire, None, "started".to_string());
-            tracing::info!(
-                "drill {}: starting the run due at {}",
-                drill.name,
-                show(p.fire)
+            // Everything the run logs, and the tasks it starts, names the drill and the fire: two
+            // drills firing in the same minute stay apart in one log.
+            let span = tracing::info_span!(
+                "fire",
+                drill = %crate::escape::terminal(&drill.name),
+                at = %show(p.fire)
             );
+            span.in_scope(|| {
+                tracing::info!(
+                    "drill {}: starting the run due at {}",
+                    drill.name,
+                    show(p.fire)
+                )
+            });
             let cancel = CancellationToken::new();
             self.running.insert(
                 target.clone(),
@@ -459,10 +469,13 @@ impl<'r> Daemon<'r> {
                 drill,
                 fire: p.fire,
             };
-            started.push(Box::pin(async move {
-                let result = runner.run(job, cancel).await;
-                (target, p, name, result)
-            }) as LocalBoxFuture<'r, Done>);
+            started.push(Box::pin(
+                async move {
+                    let result = runner.run(job, cancel).await;
+                    (target, p, name, result)
+                }
+                .instrument(span),
+            ) as LocalBoxFuture<'r, Done>);
         }
         self.pending = waiting;
         started
@@ -511,6 +524,12 @@ impl<'r> Daemon<'r> {
                 let where_ = report
                     .map(|r| format!("; report {}", r.display()))
                     .unwrap_or_default();
+                let _run = tracing::info_span!(
+                    "run",
+                    drill = %crate::escape::terminal(&name),
+                    run_id = %run_id
+                )
+                .entered();
                 if matches!(outcome, Outcome::Passed) {
                     tracing::info!("drill {name} run {run_id}: {}{where_}", outcome.as_str());
                 } else {

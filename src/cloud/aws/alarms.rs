@@ -47,6 +47,7 @@ impl AwsAlarms {
         let client = Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(config)
                 .region(Region::new(region.to_string()))
+                .interceptor(super::CallLog)
                 .build(),
         );
         clients.insert(region.to_string(), client.clone());

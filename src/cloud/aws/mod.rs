@@ -10,9 +10,11 @@
 //! throttling errors). Its backoff sleeps on the run's clock ([`ClockSleep`]), so in a lab a retry
 //! costs the same modelled time at every time scale; the HTTP connector's own timeouts stay on
 //! real time, because the network they guard is real.
+//! Every client logs each call it makes (`-v`) through the [`CallLog`] interceptor (`calls`).
 
 mod alarms;
 mod batches;
+mod calls;
 mod errors;
 mod pacing;
 mod rds;
@@ -30,6 +32,7 @@ use aws_sdk_route53::config::{AsyncSleep, Region, SharedAsyncSleep, SharedHttpCl
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{ConnectorBuilder, tls};
 
+pub use calls::CallLog;
 pub use pacing::{ROUTE53_INTERVAL, RateLimiter};
 
 use crate::clock::Clock;
@@ -226,6 +229,7 @@ pub fn from_clients_with_limiter(
         .to_builder()
         .http_client(PacedHttpClient::new(http, limiter))
         .retry_config(retry_policy())
+        .interceptor(CallLog)
         .build();
     let rds = rds
         .into_iter()
@@ -234,6 +238,7 @@ pub fn from_clients_with_limiter(
                 .config()
                 .to_builder()
                 .retry_config(retry_policy())
+                .interceptor(CallLog)
                 .build();
             (region, aws_sdk_rds::Client::from_conf(conf))
         })
