@@ -18,5 +18,6 @@ mod probes;
 mod report;
 mod report_target;
 mod schedule;
+mod shell;
 mod support;
 mod validate;

@@ -88,6 +88,16 @@ GET CONTROL/info, CONTROL/snapshot and CONTROL/truth (JSON) show its clock, worl
     Schedule(ScheduleArgs),
     /// Print crontab lines that run the drills at their schedules, for teams that prefer system cron
     Cron(CronArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout
+    #[command(
+        after_help = "bash: drill completions bash > /etc/bash_completion.d/drill\nzsh:  drill completions zsh > \"${fpath[1]}/_drill\"\nfish: drill completions fish > ~/.config/fish/completions/drill.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write it and one page per subcommand into --dir
+    #[command(
+        after_help = "drill man --dir /usr/local/share/man/man1   # drill.1, drill-run.1, drill-plan.1, …"
+    )]
+    Man(ManArgs),
 }
 
 /// `drill bench-probes`.
@@ -317,4 +327,21 @@ pub struct CronArgs {
     /// Drill files or folders of drill files [default: drills]
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// `drill completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `drill man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write drill.1 and a drill-SUBCOMMAND.1 per subcommand into this folder instead of printing
+    /// drill.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }

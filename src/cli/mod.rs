@@ -15,6 +15,7 @@ mod recover;
 mod report;
 mod run;
 mod schedule;
+mod shell;
 mod validate;
 mod writable;
 
@@ -91,5 +92,7 @@ async fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::BenchEstate(a) => bench_estate::bench(a).await,
         Command::Schedule(a) => schedule::schedule(&cli, a).await,
         Command::Cron(a) => cron::cron(&cli, a),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
     }
 }
