@@ -1440,6 +1440,16 @@ async fn recover_releases_the_lease_of_a_run_killed_before_any_change_and_report
     .unwrap();
     assert_eq!(report["outcome"], "recovered");
     assert_eq!(report["exit_code"], 0);
+    // The recovery's report says who recovered, from where, against what the journal names.
+    assert_eq!(report["context"]["started_by"], "drill recover", "{report}");
+    assert!(
+        report["context"]["operator"]
+            .as_str()
+            .unwrap()
+            .contains('@'),
+        "{report}"
+    );
+    assert_ne!(report["context"]["target"]["kind"], "lab", "{report}");
     let listed = against(&["report", "--list"]).await.unwrap();
     assert!(
         listed

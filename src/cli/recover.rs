@@ -268,6 +268,16 @@ fn write_report(
         super::exit::for_outcome(recovery.outcome),
         recovery.journal.clone(),
     );
+    let mut report = report;
+    let mut context = crate::report::Context::here(
+        None,
+        crate::report::Target::of_connection(
+            &header.connection,
+            Some(clock.scale()).filter(|s| *s != 1.0),
+        ),
+    );
+    context.started_by = "drill recover".to_string();
+    report.context = Some(context);
     let mut path = Report::default_path(state_dir, &header.run_id);
     if path.exists() {
         path = Report::default_dir(state_dir).join(format!("{}.recovery.json", header.run_id));

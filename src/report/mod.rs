@@ -203,8 +203,8 @@ pub struct Report {
     /// Drills with `[stop] alarms`: the evidence they were watched. See `docs/report.md`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<serde_json::Value>,
-    /// Who ran the drill, from where, against what. Absent in reports written before it was
-    /// recorded, and in those of `drill recover`.
+    /// Who ran the drill (or `drill recover`), from where, against what. Absent in reports
+    /// written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
 }
@@ -217,7 +217,7 @@ pub struct Context {
     pub operator: String,
     /// The host the run ran on.
     pub host: String,
-    /// `drill run` or `drill schedule`.
+    /// `drill run`, `drill schedule` or `drill recover`.
     pub started_by: String,
     /// The fire time the scheduler started the run for; absent for `drill run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +255,25 @@ impl Context {
             .to_string(),
             fire,
             target,
+        }
+    }
+}
+
+impl Target {
+    /// What a journal's connection says the run went against (`drill recover` reconnects the same
+    /// way), with any user or password part left out.
+    pub fn of_connection(c: &crate::engine::journal::Connection, time_scale: Option<f64>) -> Self {
+        let (kind, endpoint) = match (&c.lab_endpoint, c.lab) {
+            (Some(control), _) => ("lab-endpoint", Some(without_userinfo(control))),
+            (None, true) => ("lab", None),
+            (None, false) => ("aws", c.endpoint_url.as_deref().map(without_userinfo)),
+        };
+        Target {
+            kind: kind.to_string(),
+            time_scale,
+            endpoint,
+            profile: c.profile.clone(),
+            regions: c.regions.clone(),
         }
     }
 }
