@@ -85,6 +85,7 @@ pub fn start(progress: Arc<Progress>, clock: crate::clock::Clock) -> View {
     // In the run's span: its "traffic" lines name the run like every other.
     let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut last_shares = String::new();
+        let mut writes_failing = false;
         loop {
             let mut state = progress.snapshot();
             state.now = Some(clock.now());
@@ -99,6 +100,18 @@ pub fn start(progress: Arc<Progress>, clock: crate::clock::Clock) -> View {
                     tracing::info!("traffic: {shares}");
                     last_shares = shares;
                 }
+                // The write outage, when it starts and ends, as the canary sees it.
+                let failing = state.canary.is_some_and(|(_, failed)| failed > 0);
+                if failing != writes_failing {
+                    match (failing, state.canary) {
+                        (true, Some((ok, failed))) => tracing::info!(
+                            "writes: failing ({failed} of the last {} canary writes)",
+                            ok + failed
+                        ),
+                        _ => tracing::info!("writes: acknowledged again"),
+                    }
+                    writes_failing = failing;
+                }
             }
             tokio::time::sleep(Duration::from_millis(if tty { 150 } else { 1000 })).await;
         }
@@ -107,36 +120,90 @@ pub fn start(progress: Arc<Progress>, clock: crate::clock::Clock) -> View {
 }
 
 fn shares(state: &State) -> String {
+    shares_with(state, |r| r.to_string())
+}
+
+fn shares_with(state: &State, name: impl Fn(&str) -> String) -> String {
     state
         .shares
         .iter()
-        .map(|(region, share)| format!("{region} {:.0}%", share * 100.0))
+        .map(|(region, share)| format!("{} {:.0}%", name(region), share * 100.0))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// `shift_traffic 0:42 | waiting out the longest original TTL: 3:10 left | us-east-1 20%, us-west-2 80%`
+/// The live view's widest line: an 80-column terminal less the spinner and its space.
+pub const WIDTH: usize = 78;
+
+/// `shift_traffic 0:42 | dns us-west-2 | traffic us-east-1 20%, us-west-2 80% | writes 5/5`,
+/// shortened to [`WIDTH`] columns when needed (long waits by their countdown alone, regions by their
+/// short names, `traffic` left out), with a last resort cut with `…`. While the canary's writes fail it says so first, since
+/// that is the write outage the drill is measuring.
 pub fn line(state: &State) -> String {
-    let mut parts = Vec::new();
     let clock = |d: chrono::Duration| {
         let s = d.num_seconds().max(0);
         format!("{}:{:02}", s / 60, s % 60)
     };
-    if let Some((step, started)) = &state.step {
+    let step = state.step.as_ref().map(|(step, started)| {
         let elapsed = state
             .now
             .map(|now| clock(now - *started))
             .unwrap_or_default();
-        parts.push(format!("{step} {elapsed}"));
+        format!("{step} {elapsed}")
+    });
+    let left = match (&state.wait, state.now) {
+        (Some((what, until)), Some(now)) => Some((what.clone(), clock(*until - now))),
+        _ => None,
+    };
+    let writes = state.canary.map(|(ok, failed)| match failed {
+        0 => format!("writes {ok}/{}", ok + failed),
+        _ => format!("WRITES FAILING {failed}/{}", ok + failed),
+    });
+    let compose = |short: bool| {
+        let name = |r: &str| {
+            if short {
+                crate::lab::seed::region_short(r)
+            } else {
+                r.to_string()
+            }
+        };
+        let mut parts = Vec::new();
+        if let Some(w) = writes.as_ref().filter(|w| w.starts_with("WRITES")) {
+            parts.push(w.clone());
+        }
+        parts.extend(step.clone());
+        if let Some((what, left)) = &left {
+            parts.push(if short {
+                format!("{left} left")
+            } else {
+                format!("{what}: {left} left")
+            });
+        }
+        if let Some(dns) = &state.dns {
+            parts.push(format!("dns {}", name(dns)));
+        }
+        let traffic = shares_with(state, name);
+        if !traffic.is_empty() && short {
+            parts.push(traffic);
+        } else if !traffic.is_empty() {
+            parts.push(format!("traffic {traffic}"));
+        }
+        if let Some(w) = writes.as_ref().filter(|w| !w.starts_with("WRITES")) {
+            parts.push(w.clone());
+        }
+        parts.join(" | ")
+    };
+    let full = compose(false);
+    if full.chars().count() <= WIDTH {
+        return full;
     }
-    if let (Some((what, until)), Some(now)) = (&state.wait, state.now) {
-        parts.push(format!("{what}: {} left", clock(*until - now)));
+    let short = compose(true);
+    if short.chars().count() <= WIDTH {
+        return short;
     }
-    let shares = shares(state);
-    if !shares.is_empty() {
-        parts.push(format!("traffic {shares}"));
-    }
-    parts.join(" | ")
+    let mut cut: String = short.chars().take(WIDTH - 1).collect();
+    cut.push('…');
+    cut
 }
 
 #[cfg(test)]
@@ -144,10 +211,8 @@ mod tests {
     use super::*;
     use chrono::Utc;
 
-    #[test]
-    fn the_line_shows_step_countdown_and_shares() {
-        let now = Utc::now();
-        let state = State {
+    fn state(now: chrono::DateTime<Utc>) -> State {
+        State {
             step: Some(("soak".to_string(), now - chrono::Duration::seconds(62))),
             wait: Some(("soaking".to_string(), now + chrono::Duration::seconds(58))),
             shares: [
@@ -155,11 +220,56 @@ mod tests {
                 ("us-west-2".to_string(), 0.75),
             ]
             .into(),
+            canary: None,
+            dns: None,
             now: Some(now),
-        };
+        }
+    }
+
+    #[test]
+    fn the_line_shows_step_countdown_and_shares() {
+        let now = Utc::now();
         assert_eq!(
-            line(&state),
+            line(&state(now)),
             "soak 1:02 | soaking: 0:58 left | traffic us-east-1 25%, us-west-2 75%"
         );
+    }
+
+    #[test]
+    fn the_line_fits_eighty_columns_and_puts_a_write_outage_first() {
+        let now = Utc::now();
+        let mut s = state(now);
+        s.step = Some((
+            "lower_ttls".to_string(),
+            now - chrono::Duration::seconds(30),
+        ));
+        s.wait = Some((
+            "waiting out the longest original TTL".to_string(),
+            now + chrono::Duration::seconds(190),
+        ));
+        s.dns = Some("us-east-1".to_string());
+        s.canary = Some((5, 0));
+        let shown = line(&s);
+        assert!(shown.chars().count() <= WIDTH, "{shown}");
+        assert_eq!(
+            shown,
+            "lower_ttls 0:30 | 3:10 left | dns use1 | use1 25%, usw2 75% | writes 5/5"
+        );
+        // During the write outage the view says so first, whatever the traffic share.
+        s.step = Some(("promote".to_string(), now - chrono::Duration::seconds(40)));
+        s.wait = None;
+        s.shares = [("us-east-1".to_string(), 1.0)].into();
+        s.canary = Some((1, 4));
+        let shown = line(&s);
+        assert!(
+            shown.starts_with("WRITES FAILING 4/5 | promote 0:40"),
+            "{shown}"
+        );
+        assert!(shown.chars().count() <= WIDTH, "{shown}");
+        // Whatever the names, never wider than the terminal.
+        s.step = Some(("x".repeat(200), now));
+        let shown = line(&s);
+        assert_eq!(shown.chars().count(), WIDTH, "{shown}");
+        assert!(shown.ends_with('…'));
     }
 }

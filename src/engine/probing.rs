@@ -380,6 +380,7 @@ pub async fn monitor(prober: &Prober, progress: Option<&super::progress::Progres
         clock.sleep(config.interval).await;
         if let Some(p) = progress {
             p.shares(prober.shares(config.shift_window), clock.now());
+            p.seen(prober.canary(config.shift_window), prober.dns_region());
         }
         if let Some(limit) = stop.error_rate
             && let Some((rate, n)) = prober.error_rate(stop.window)

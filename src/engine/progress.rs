@@ -19,6 +19,10 @@ pub struct State {
     pub wait: Option<(String, DateTime<Utc>)>,
     /// Share of recent HTTP probes per region (`error` for failures).
     pub shares: BTreeMap<String, f64>,
+    /// Of the recent canary writes: (acknowledged, failed); the write outage shows here.
+    pub canary: Option<(usize, usize)>,
+    /// The region the name servers' latest answer points to.
+    pub dns: Option<String>,
     /// The run's clock now (modelled in the lab).
     pub now: Option<DateTime<Utc>>,
 }
@@ -38,6 +42,13 @@ impl Progress {
         let mut s = self.lock();
         s.shares = shares;
         s.now = Some(now);
+    }
+
+    /// What the other probes saw lately: the canary's writes and the name servers' answer.
+    pub fn seen(&self, canary: Option<(usize, usize)>, dns: Option<String>) {
+        let mut s = self.lock();
+        s.canary = canary;
+        s.dns = dns;
     }
 
     pub fn tick(&self, now: DateTime<Utc>) {

@@ -53,6 +53,27 @@ impl Prober {
         Some((errors as f64 / samples.len() as f64, samples.len()))
     }
 
+    /// Of the last `n` canary writes: (acknowledged, failed); None before the first.
+    pub fn canary(&self, n: usize) -> Option<(usize, usize)> {
+        let mut samples = self.samples_since(Kind::Canary, Duration::ZERO);
+        samples.sort_by_key(|s| s.at);
+        let recent = &samples[samples.len().saturating_sub(n)..];
+        if recent.is_empty() {
+            return None;
+        }
+        let ok = recent.iter().filter(|s| s.ok).count();
+        Some((ok, recent.len() - ok))
+    }
+
+    /// The region the name servers' latest answer points to (authoritative DNS probes).
+    pub fn dns_region(&self) -> Option<String> {
+        self.samples_since(Kind::Dns, Duration::ZERO)
+            .into_iter()
+            .filter(|s| s.authoritative && s.ok)
+            .max_by_key(|s| s.at)
+            .and_then(|s| s.region)
+    }
+
     /// Share of the last `n` answered HTTP probes per region (`error` for failures).
     pub fn shares(&self, n: usize) -> BTreeMap<String, f64> {
         let mut samples = self.samples_since(Kind::Http, Duration::ZERO);
