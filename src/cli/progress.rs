@@ -172,6 +172,9 @@ pub fn line(state: &State) -> String {
             parts.push(w.clone());
         }
         parts.extend(step.clone());
+        if let Some(db) = &state.database {
+            parts.push(format!("db {db}"));
+        }
         if let Some((what, left)) = &left {
             parts.push(if short {
                 format!("{left} left")
@@ -222,6 +225,7 @@ mod tests {
             .into(),
             canary: None,
             dns: None,
+            database: None,
             now: Some(now),
         }
     }

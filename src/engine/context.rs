@@ -221,6 +221,7 @@ impl Ctx<'_> {
             insync_timeout: self.drill.timeouts.insync,
             promotion_timeout: self.drill.timeouts.promotion,
             app: self.app.clone(),
+            progress: self.progress,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct State {
     pub canary: Option<(usize, usize)>,
     /// The region the name servers' latest answer points to.
     pub dns: Option<String>,
+    /// The global cluster's FailoverState while the step under way waits for a promotion.
+    pub database: Option<String>,
     /// The run's clock now (modelled in the lab).
     pub now: Option<DateTime<Utc>>,
 }
@@ -32,6 +34,7 @@ impl Progress {
         let mut s = self.lock();
         s.step = Some((name.to_string(), at));
         s.wait = None;
+        s.database = None;
     }
 
     pub fn wait(&self, what: &str, until: DateTime<Utc>) {
@@ -42,6 +45,11 @@ impl Progress {
         let mut s = self.lock();
         s.shares = shares;
         s.now = Some(now);
+    }
+
+    /// The FailoverState of the promotion being waited for (`switching-over`, …).
+    pub fn database(&self, state: &str) {
+        self.lock().database = Some(state.to_string());
     }
 
     /// What the other probes saw lately: the canary's writes and the name servers' answer.

@@ -88,6 +88,7 @@ pub async fn recover(
         insync_timeout: opts.insync_timeout,
         promotion_timeout: opts.promotion_timeout,
         app: opts.app.clone(),
+        progress: None,
     };
     // Held and failed undos are tried again: that is what recover is for.
     let undone = undoer

@@ -185,11 +185,18 @@ pub async fn promote(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError> {
     let promoted = wait::promoted(
         ctx.cloud,
         ctx.clock,
-        region,
-        &db.global_cluster,
-        to,
+        &wait::Promotion {
+            region,
+            global_cluster: &db.global_cluster,
+            target: to,
+        },
         ctx.poll,
         ctx.drill.timeouts.promotion,
+        &|state| {
+            if let Some(p) = ctx.progress {
+                p.database(state);
+            }
+        },
     )
     .await;
     // The call was accepted but the promotion it started did not (yet) make `to` the writer: the

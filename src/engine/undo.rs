@@ -48,6 +48,8 @@ pub struct Undoer<'a> {
     pub promotion_timeout: Duration,
     /// Asks the application before traffic goes back to it (the drill's HTTP probe), if known.
     pub app: Option<AppCheck>,
+    /// The live view, when one is drawn: a fail-back's switchover state shows there.
+    pub progress: Option<&'a super::progress::Progress>,
 }
 
 /// How one reversal goes.
@@ -593,11 +595,18 @@ impl Undoer<'_> {
         wait::promoted(
             self.cloud,
             self.clock,
-            &back_region,
-            global_cluster,
-            before,
+            &wait::Promotion {
+                region: &back_region,
+                global_cluster,
+                target: before,
+            },
             self.poll,
             self.promotion_timeout,
+            &|state| {
+                if let Some(p) = self.progress {
+                    p.database(state);
+                }
+            },
         )
         .await
         .map_err(waited)?;

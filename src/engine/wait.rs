@@ -126,18 +126,31 @@ pub async fn no_failover_state(
     .await
 }
 
+/// A promotion being waited for: the global cluster (asked in `region`) and the cluster that is to
+/// become its writer.
+pub struct Promotion<'a> {
+    pub region: &'a str,
+    pub global_cluster: &'a str,
+    pub target: &'a str,
+}
+
 /// Waits until `target` is the writer and no FailoverState remains: the promotion is complete.
 /// A promotion that was seen running and then ended with the writer elsewhere was cancelled or
-/// failed: that ends the wait at once instead of running out the timeout.
+/// failed: that ends the wait at once instead of running out the timeout. Each FailoverState seen
+/// on the way is handed to `seen` (the live view shows it).
 pub async fn promoted(
     cloud: &Cloud,
     clock: &Clock,
-    region: &str,
-    global_cluster: &str,
-    target: &str,
+    promotion: &Promotion<'_>,
     poll: Duration,
     timeout: Duration,
+    seen: &(dyn Fn(&str) + Sync),
 ) -> Result<GlobalCluster, WaitError> {
+    let Promotion {
+        region,
+        global_cluster,
+        target,
+    } = *promotion;
     let what = format!("{target} to become the writer of {global_cluster}");
     let seen_running = std::sync::atomic::AtomicBool::new(false);
     let ended = until(clock, &what, poll, timeout, || async {
@@ -151,6 +164,7 @@ pub async fn promoted(
                 (None, true) => Ok(Ok(g)),
                 (Some(fs), _) => {
                     seen_running.store(true, std::sync::atomic::Ordering::Relaxed);
+                    seen(&fs.status);
                     Err(format!("FailoverState {}", fs.status))
                 }
                 (None, false) if seen_running.load(std::sync::atomic::Ordering::Relaxed) => {
