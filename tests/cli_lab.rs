@@ -46,6 +46,8 @@ struct Change {
 struct Step {
     name: String,
     status: String,
+    #[serde(default)]
+    details: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -389,6 +391,24 @@ fn a_failover_survives_a_primary_outage_and_fails_back_once_it_resyncs() {
             .ground_truth
             .to_string()
             .contains("FailoverGlobalCluster")
+    );
+    // The primary's endpoint started failing during the promotion, after the pre-promotion
+    // check read it healthy: the shift asks again and does not invert it (inverting would make
+    // it healthy and send traffic back to the failing region).
+    let shift = r.steps.iter().find(|s| s.name == "shift_traffic").unwrap();
+    assert_eq!(
+        shift.details["health_checks_inverted"],
+        serde_json::json!([]),
+        "{:?}",
+        shift.details
+    );
+    assert_eq!(
+        shift.details["health_checks_already_failing"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{:?}",
+        shift.details
     );
 }
 

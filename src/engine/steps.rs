@@ -299,6 +299,19 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
     };
     let invert = plan.invert.iter().map(|now| async move {
         let id = &now.id;
+        // Asked again, the one read after the writer moved: inverting a check whose endpoint
+        // started failing during the promotion would make it healthy and send traffic back to
+        // the failing primary (Route 53 already answers with SECONDARY). One call per failover
+        // group, sent beside the zones' changes.
+        if !ctx
+            .cloud
+            .route53
+            .get_health_check_status(id)
+            .await?
+            .is_healthy()
+        {
+            return Ok(Err(id.clone()));
+        }
         let seq = ctx.intent(
             SHIFT_TRAFFIC,
             Mutation::HealthCheck {
@@ -320,13 +333,20 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
                 return Err(StepError::from(e));
             }
         }
-        Ok::<_, StepError>(id.clone())
+        Ok::<_, StepError>(Ok(id.clone()))
     });
     let (pending, inverted) = futures::join!(
         replace(ctx, SHIFT_TRAFFIC, plan.updates),
         futures::future::join_all(invert)
     );
-    let inverted = inverted.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut already_failing = plan.already_failing;
+    let mut inverted_ids = Vec::new();
+    for result in inverted {
+        match result? {
+            Ok(id) => inverted_ids.push(id),
+            Err(failing) => already_failing.push(failing),
+        }
+    }
     let pending = pending?;
     wait::insync(
         ctx.cloud,
@@ -338,8 +358,8 @@ pub async fn shift_traffic(ctx: &Ctx<'_>) -> Result<serde_json::Value, StepError
     .await?;
     Ok(json!({
         "weights_changed": weights,
-        "health_checks_inverted": inverted,
-        "health_checks_already_failing": plan.already_failing,
+        "health_checks_inverted": inverted_ids,
+        "health_checks_already_failing": already_failing,
     }))
 }
 
