@@ -161,11 +161,7 @@ impl Ctx<'_> {
 
     /// Journals the intent to make `mutation` (fsync'd) and returns its sequence number.
     pub fn intent(&self, step: &str, mutation: Mutation) -> Result<u64, StepError> {
-        let mut first = lock(&self.first_change);
-        if first.is_none() {
-            *first = Some(self.clock.elapsed());
-        }
-        Ok(lock(&self.journal).intent(step, self.clock.now(), mutation)?)
+        Ok(self.intents(step, vec![mutation])?[0])
     }
 
     /// Journals the intent to make each mutation, all in one fsync'd write.
